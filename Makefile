@@ -1,0 +1,83 @@
+# lrhub: learning-record ingestor and store.
+#
+#   make deps       install the Debian packages needed (root or sudo)
+#   make            build build/lrhub
+#   make demo       deps, build, ingest the demo exports, print completions
+#   make check      deps, build, run every test
+#   make SANITIZE=address,undefined check   the same under ASan and UBSan
+#   make install PREFIX=/usr/local DESTDIR=
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+LIBS_PC = jansson sqlite3 libxml-2.0 libzip libcurl libmicrohttpd libcrypto
+
+ifdef SANITIZE
+BUILD ?= build-san
+SANFLAGS = -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+BUILD ?= build
+SANFLAGS =
+endif
+
+OPT ?= -O2 -g
+WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wformat=2 -Wvla -Wno-format-nonliteral
+CFLAGS ?= $(OPT)
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -I. $(WARN) $(SANFLAGS) $(CFLAGS) \
+	$(shell $(PKG_CONFIG) --cflags $(LIBS_PC) 2>/dev/null) -MMD -MP
+ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
+LDLIBS = $(shell $(PKG_CONFIG) --libs $(LIBS_PC) 2>/dev/null) -lpthread -lm
+
+LIB_SRC = $(wildcard lrs/*.c) $(wildcard adapters/*.c) $(filter-out ingest/main.c,$(wildcard ingest/*.c))
+LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
+TEST_SRC = $(wildcard tests/test_*.c)
+TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps demo check unit e2e install uninstall clean bench fuzz
+all: $(BUILD)/lrhub
+
+deps:
+	@sh scripts/deps.sh $(DEPS_ARGS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/liblrhub.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/lrhub: $(BUILD)/ingest/main.o $(BUILD)/liblrhub.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/liblrhub.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@sh scripts/demo.sh $(BUILD)/lrhub
+
+check: DEPS_ARGS = --test
+check: deps
+	@$(MAKE) --no-print-directory all tests-build
+	@sh tests/run.sh $(BUILD)
+
+tests-build: $(TEST_BIN) $(BUILD)/lrhub
+
+unit: $(TEST_BIN)
+	@sh tests/run.sh $(BUILD) unit
+
+install: $(BUILD)/lrhub
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 755 $(BUILD)/lrhub $(DESTDIR)$(BINDIR)/lrhub
+	install -m 644 docs/lrhub.1 $(DESTDIR)$(MANDIR)/man1/lrhub.1
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/lrhub $(DESTDIR)$(MANDIR)/man1/lrhub.1
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

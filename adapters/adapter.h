@@ -1,0 +1,75 @@
+/*
+ * adapter.h: the one interface every input format implements. An adapter
+ * reads one source (a file or an upload) and yields xAPI statements, each
+ * with where it came from, plus side facts (identity links) when the format
+ * carries them. Adding an LMS export format is one new adapters/<name>.c
+ * file with one `const struct adapter` and a line in adapters/registry.c.
+ *
+ * The reading contract of next():
+ *   1   an item was produced (item filled)
+ *   0   the end of the source
+ *   LR_EINVAL   one record was bad: err says where (line, record) and why;
+ *               item->raw/raw_len show the record if known; call next again
+ *   other < 0   nothing more can be read from this source (err says why)
+ */
+#ifndef LRHUB_ADAPTER_H
+#define LRHUB_ADAPTER_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct json_t;
+struct lr_error;
+
+/* Reads up to len bytes; returns the count, 0 at the end, -1 on error. */
+typedef ssize_t (*adapter_read_fn)(void *ctx, void *buf, size_t len);
+
+struct adapter_input {
+	adapter_read_fn read;
+	void *ctx;
+	const char *name;       /* the file name, for messages */
+	const char *org;        /* the org code the data belongs to */
+	const char *course;     /* the course key given with --course, or NULL */
+	const char *timezone;   /* the org's time zone for local times, or NULL */
+};
+
+enum adapter_item_kind {
+	ADAPTER_STATEMENT = 1,  /* item->statement is an xAPI statement */
+	ADAPTER_IDENTITY = 2    /* item->key (account name) belongs to item->email */
+};
+
+struct adapter_item {
+	int kind;
+	struct json_t *statement; /* new reference: the caller takes it over */
+	const char *key;          /* borrowed until the next call */
+	const char *email;
+	long line;                /* where the record starts, 0 if unknown */
+	long record;              /* 1-based record number */
+	const char *raw;          /* the record's text, borrowed until the next call */
+	size_t raw_len;
+};
+
+struct adapter {
+	const char *name;         /* the --format name */
+	const char *description;
+	/*
+	 * How sure the adapter is that a source starting with head (len bytes,
+	 * the first few KiB) is its format: 0 not at all, 100 certain.
+	 */
+	int (*sniff)(const char *head, size_t len);
+	/* Opens the adapter's state over in (borrowed, must outlive the state). */
+	int (*open)(void **state, struct lr_error *err, const struct adapter_input *in);
+	int (*next)(void *state, struct adapter_item *item, struct lr_error *err);
+	void (*close)(void *state);
+};
+
+/* The adapter called name, or NULL. */
+const struct adapter *adapter_find(const char *name);
+
+/* The adapter most sure about head, or NULL if none is (with its score in *score). */
+const struct adapter *adapter_detect(const char *head, size_t len, int *score);
+
+/* The adapters, NULL-terminated, for listing. */
+extern const struct adapter *const adapter_list[];
+
+#endif

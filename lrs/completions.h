@@ -1,0 +1,75 @@
+/*
+ * completions.h: the de-duplicated completion data, one row per person per
+ * course, derived from the store each time it is asked for (so identity links
+ * and course aliases added later apply to old data).
+ *
+ * A statement is evidence about course C when its object is an Activity whose
+ * id is an alias of C for the statement's org (or for every org), its actor
+ * is an Agent resolved to a person, and it is not voided (a "voided"
+ * statement from the same org names it). A person has completed C when any
+ * evidence completes it: verb completed, passed or satisfied, or
+ * result.completion true. Success is "passed" if any evidence passes (verb
+ * passed or result.success true), else "failed" if any fails, else "unknown".
+ * The best score is the highest result.score.scaled of any evidence.
+ */
+#ifndef LRHUB_COMPLETIONS_H
+#define LRHUB_COMPLETIONS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct lr_error;
+struct store;
+
+struct completions_query {
+	const char *course;        /* a course code, or NULL for all */
+	const char *org;           /* only this org's evidence, or NULL for all */
+	int64_t since_ms;          /* with has_since: rows first completed at or after */
+	int has_since;
+	int64_t until_ms;          /* with has_until: only evidence at or before */
+	int has_until;
+	const unsigned char *pseudonym_key; /* non-NULL: keyed-hash person ids, no email or name */
+	size_t pseudonym_key_len;
+};
+
+struct completion {
+	const char *person_id;
+	const char *email;         /* NULL when unknown or pseudonymised */
+	const char *name;          /* NULL when unknown or pseudonymised */
+	const char *course_id;
+	const char *course_title;
+	int64_t first_completed_ms;
+	int64_t last_completed_ms;
+	long completions;          /* distinct completing statements */
+	const char *success;       /* "passed", "failed" or "unknown" */
+	double best_score_scaled;  /* valid when has_score */
+	int has_score;
+	const char *orgs;          /* ';'-joined sorted org codes showing a completion */
+};
+
+/*
+ * Calls fn for each row, ordered by course id, then email (rows without one
+ * last), then person id. The row's strings are borrowed for the call. fn
+ * returns 0 to go on, non-zero to stop (a negative value is returned).
+ */
+int completions_each(struct store *s, struct lr_error *err, const struct completions_query *q,
+		     int (*fn)(void *ctx, const struct completion *row), void *ctx);
+
+/* The CSV header line of the completions contract (with CRLF), for completions_write_csv. */
+extern const char completions_csv_header[];
+
+/* Writes one row as an RFC 4180 CSV record ending in CRLF. Returns 0 or LR_EIO. */
+int completions_write_csv(FILE *out, const struct completion *row);
+
+/* Writes one row as a compact JSON object (no trailing newline). Returns 0, LR_EIO or LR_ENOMEM. */
+int completions_write_json(FILE *out, const struct completion *row);
+
+/*
+ * Writes the pseudonym of person_id under key into out (64 hex digits and a
+ * NUL): HMAC-SHA-256(key, person_id). Returns 0 or LR_EINVAL.
+ */
+int completions_pseudonym(char out[65], const unsigned char *key, size_t key_len,
+			  const char *person_id);
+
+#endif

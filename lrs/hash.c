@@ -1,0 +1,88 @@
+/*
+ * hash.c: thin wrappers over libcrypto's EVP digests and HMAC.
+ */
+#include "hash.h"
+#include "error.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+void hash_sha1(unsigned char out[HASH_SHA1_LEN], const void *data, size_t len)
+{
+	EVP_Digest(data, len, out, NULL, EVP_sha1(), NULL);
+}
+
+int hash_sha1_pair(unsigned char out[HASH_SHA1_LEN], const void *a, size_t a_len,
+		   const void *b, size_t b_len)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	int ok;
+
+	if (!md)
+		return LR_ENOMEM;
+	ok = EVP_DigestInit_ex(md, EVP_sha1(), NULL) == 1 &&
+	     EVP_DigestUpdate(md, a, a_len) == 1 &&
+	     EVP_DigestUpdate(md, b, b_len) == 1 &&
+	     EVP_DigestFinal_ex(md, out, NULL) == 1;
+	EVP_MD_CTX_free(md);
+	return ok ? 0 : LR_ENOMEM;
+}
+
+void hash_sha256(unsigned char out[HASH_SHA256_LEN], const void *data, size_t len)
+{
+	EVP_Digest(data, len, out, NULL, EVP_sha256(), NULL);
+}
+
+int hash_hmac_sha256(unsigned char out[HASH_SHA256_LEN], const void *key, size_t key_len,
+		     const void *data, size_t len)
+{
+	unsigned int out_len = HASH_SHA256_LEN;
+
+	if (key_len > 0x7fffffff)
+		return LR_EINVAL;
+	if (!HMAC(EVP_sha256(), key, (int)key_len, data, len, out, &out_len))
+		return LR_EINVAL;
+	return 0;
+}
+
+/* struct hash_sha256_ctx is never defined: the pointer is libcrypto's EVP_MD_CTX. */
+
+struct hash_sha256_ctx *hash_sha256_new(void)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+
+	if (!md)
+		return NULL;
+	if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(md);
+		return NULL;
+	}
+	return (struct hash_sha256_ctx *)md;
+}
+
+void hash_sha256_update(struct hash_sha256_ctx *ctx, const void *data, size_t len)
+{
+	EVP_DigestUpdate((EVP_MD_CTX *)ctx, data, len);
+}
+
+void hash_sha256_final(struct hash_sha256_ctx *ctx, unsigned char out[HASH_SHA256_LEN])
+{
+	EVP_DigestFinal_ex((EVP_MD_CTX *)ctx, out, NULL);
+}
+
+void hash_sha256_free(struct hash_sha256_ctx *ctx)
+{
+	EVP_MD_CTX_free((EVP_MD_CTX *)ctx);
+}
+
+void hash_hex(char *hex, const unsigned char *bytes, size_t len)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		hex[2 * i] = digits[bytes[i] >> 4];
+		hex[2 * i + 1] = digits[bytes[i] & 15];
+	}
+	hex[2 * len] = '\0';
+}

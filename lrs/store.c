@@ -1,0 +1,1151 @@
+/*
+ * store.c: the SQLite learning-record store (see store.h).
+ *
+ * Every query is a prepared statement, prepared once per connection and
+ * reused. The schema is applied by numbered migrations recorded in
+ * PRAGMA user_version, each in its own transaction.
+ */
+#include "store.h"
+#include "error.h"
+#include "hash.h"
+#include "ifi.h"
+#include "uuid.h"
+#include "xapi.h"
+#include "xtime.h"
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const migrations[] = {
+	/* 1: the first schema */
+	"CREATE TABLE org("
+	"  id INTEGER PRIMARY KEY,"
+	"  code TEXT NOT NULL UNIQUE,"
+	"  name TEXT, lms_url TEXT, timezone TEXT,"
+	"  created_at TEXT NOT NULL);"
+	"CREATE TABLE agent("
+	"  id INTEGER PRIMARY KEY,"
+	"  ifi TEXT NOT NULL UNIQUE,"
+	"  account_name TEXT,"
+	"  name TEXT);"
+	"CREATE INDEX agent_account ON agent(account_name) WHERE account_name IS NOT NULL;"
+	"CREATE TABLE agent_org("
+	"  agent_id INTEGER NOT NULL, org_id INTEGER NOT NULL,"
+	"  PRIMARY KEY(agent_id, org_id)) WITHOUT ROWID;"
+	"CREATE TABLE activity("
+	"  iri TEXT PRIMARY KEY, name TEXT, type TEXT) WITHOUT ROWID;"
+	"CREATE TABLE run("
+	"  id INTEGER PRIMARY KEY,"
+	"  kind TEXT NOT NULL,"
+	"  org_id INTEGER REFERENCES org(id),"
+	"  started_at TEXT NOT NULL, finished_at TEXT,"
+	"  status TEXT NOT NULL DEFAULT 'running',"
+	"  files INTEGER NOT NULL DEFAULT 0,"
+	"  accepted INTEGER NOT NULL DEFAULT 0, duplicates INTEGER NOT NULL DEFAULT 0,"
+	"  conflicts INTEGER NOT NULL DEFAULT 0, rejected INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE file("
+	"  id INTEGER PRIMARY KEY,"
+	"  run_id INTEGER NOT NULL REFERENCES run(id),"
+	"  path TEXT NOT NULL, sha256 TEXT, size INTEGER, format TEXT,"
+	"  status TEXT NOT NULL DEFAULT 'reading', error TEXT,"
+	"  accepted INTEGER NOT NULL DEFAULT 0, duplicates INTEGER NOT NULL DEFAULT 0,"
+	"  conflicts INTEGER NOT NULL DEFAULT 0, rejected INTEGER NOT NULL DEFAULT 0,"
+	"  started_at TEXT NOT NULL, finished_at TEXT);"
+	"CREATE INDEX file_sha256 ON file(sha256);"
+	"CREATE TABLE reject("
+	"  id INTEGER PRIMARY KEY,"
+	"  run_id INTEGER NOT NULL REFERENCES run(id),"
+	"  file_id INTEGER REFERENCES file(id),"
+	"  kind TEXT NOT NULL, path TEXT, line INTEGER, record INTEGER,"
+	"  field TEXT, reason TEXT NOT NULL, raw TEXT);"
+	"CREATE INDEX reject_run ON reject(run_id);"
+	"CREATE TABLE statement("
+	"  seq INTEGER PRIMARY KEY,"
+	"  id TEXT NOT NULL UNIQUE,"
+	"  org_id INTEGER NOT NULL REFERENCES org(id),"
+	"  run_id INTEGER, file_id INTEGER,"
+	"  actor_id INTEGER REFERENCES agent(id),"
+	"  actor_type TEXT NOT NULL,"
+	"  verb TEXT NOT NULL,"
+	"  object_type TEXT NOT NULL,"
+	"  object_id TEXT,"
+	"  registration TEXT,"
+	"  ts INTEGER NOT NULL,"
+	"  stored INTEGER NOT NULL,"
+	"  completes INTEGER NOT NULL,"
+	"  outcome INTEGER,"
+	"  score REAL,"
+	"  voids TEXT,"
+	"  digest BLOB NOT NULL,"
+	"  json TEXT NOT NULL);"
+	"CREATE INDEX statement_object ON statement(object_id, actor_id);"
+	"CREATE INDEX statement_voids ON statement(voids) WHERE voids IS NOT NULL;"
+	"CREATE TABLE course("
+	"  id INTEGER PRIMARY KEY,"
+	"  code TEXT NOT NULL UNIQUE,"
+	"  title TEXT NOT NULL,"
+	"  created_at TEXT NOT NULL);"
+	"CREATE TABLE course_alias("
+	"  course_id INTEGER NOT NULL REFERENCES course(id),"
+	"  org_id INTEGER NOT NULL,"
+	"  key TEXT NOT NULL,"
+	"  PRIMARY KEY(key, org_id)) WITHOUT ROWID;"
+	"CREATE TABLE identity_link("
+	"  org_id INTEGER NOT NULL REFERENCES org(id),"
+	"  key TEXT NOT NULL,"
+	"  email TEXT NOT NULL,"
+	"  source TEXT,"
+	"  created_at TEXT NOT NULL,"
+	"  PRIMARY KEY(org_id, key, email)) WITHOUT ROWID;",
+};
+
+#define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+/* The prepared queries, by number. */
+enum query {
+	Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
+	Q_ORG_ADD, Q_ORG_ID, Q_ORG_EACH,
+	Q_COURSE_ADD, Q_COURSE_ID, Q_COURSE_EACH, Q_ALIAS_GET, Q_ALIAS_ADD, Q_UNMAPPED,
+	Q_LINK_ADD,
+	Q_RUN_ADD, Q_RUN_END, Q_RUN_EACH, Q_FILE_ADD, Q_FILE_END, Q_FILE_SEEN,
+	Q_REJECT_ADD, Q_REJECT_LAST, Q_REJECT_EACH,
+	Q_STMT_DIGEST, Q_STMT_ADD, Q_AGENT_GET, Q_AGENT_ADD, Q_AGENT_NAME, Q_AGENT_ORG,
+	Q_ACTIVITY_ADD, Q_COUNT_ALL, Q_COUNT_VOIDED,
+	Q_COUNT
+};
+
+static const char *const query_sql[Q_COUNT] = {
+	[Q_BEGIN] = "BEGIN IMMEDIATE",
+	[Q_COMMIT] = "COMMIT",
+	[Q_ROLLBACK] = "ROLLBACK",
+	[Q_ORG_ADD] = "INSERT INTO org(code, name, lms_url, timezone, created_at) VALUES(?,?,?,?,?)",
+	[Q_ORG_ID] = "SELECT id FROM org WHERE code = ?",
+	[Q_ORG_EACH] = "SELECT id, code, name, lms_url, timezone FROM org ORDER BY code",
+	[Q_COURSE_ADD] = "INSERT INTO course(code, title, created_at) VALUES(?,?,?)",
+	[Q_COURSE_ID] = "SELECT id FROM course WHERE code = ?",
+	[Q_COURSE_EACH] = "SELECT c.id, c.code, c.title,"
+			  " (SELECT count(*) FROM course_alias a WHERE a.course_id = c.id)"
+			  " FROM course c ORDER BY c.code",
+	[Q_ALIAS_GET] = "SELECT course_id FROM course_alias WHERE key = ? AND org_id = ?",
+	[Q_ALIAS_ADD] = "INSERT INTO course_alias(course_id, org_id, key) VALUES(?,?,?)",
+	[Q_UNMAPPED] =
+		"SELECT o.code, s.object_id, a.name, count(*), sum(s.completes),"
+		"  count(DISTINCT s.actor_id)"
+		" FROM statement s JOIN org o ON o.id = s.org_id"
+		" LEFT JOIN activity a ON a.iri = s.object_id"
+		" WHERE s.object_type = 'Activity'"
+		"  AND NOT EXISTS (SELECT 1 FROM course_alias ca WHERE ca.key = s.object_id"
+		"                  AND ca.org_id IN (0, s.org_id))"
+		" GROUP BY s.org_id, s.object_id"
+		" ORDER BY sum(s.completes) DESC, count(*) DESC, o.code, s.object_id",
+	[Q_LINK_ADD] = "INSERT OR IGNORE INTO identity_link(org_id, key, email, source, created_at)"
+		       " VALUES(?,?,?,?,?)",
+	[Q_RUN_ADD] = "INSERT INTO run(kind, org_id, started_at) VALUES(?,?,?)",
+	[Q_RUN_END] = "UPDATE run SET finished_at = ?, status = ?, files = ?, accepted = ?,"
+		      " duplicates = ?, conflicts = ?, rejected = ? WHERE id = ?",
+	[Q_RUN_EACH] = "SELECT r.id, r.kind, o.code, r.started_at, r.finished_at, r.status, r.files,"
+		       " r.accepted, r.duplicates, r.conflicts, r.rejected"
+		       " FROM run r LEFT JOIN org o ON o.id = r.org_id ORDER BY r.id DESC LIMIT ?",
+	[Q_FILE_ADD] = "INSERT INTO file(run_id, path, sha256, size, format, started_at)"
+		       " VALUES(?,?,?,?,?,?)",
+	[Q_FILE_END] = "UPDATE file SET finished_at = ?, status = ?, accepted = ?, duplicates = ?,"
+		       " conflicts = ?, rejected = ?, error = ?, sha256 = coalesce(?, sha256),"
+		       " size = ? WHERE id = ?",
+	[Q_FILE_SEEN] = "SELECT 1 FROM file f JOIN run r ON r.id = f.run_id"
+			" WHERE f.sha256 = ? AND r.org_id = ? AND f.status IN ('done', 'partial')"
+			" LIMIT 1",
+	[Q_REJECT_ADD] = "INSERT INTO reject(run_id, file_id, kind, path, line, record, field,"
+			 " reason, raw) VALUES(?,?,?,?,?,?,?,?,?)",
+	[Q_REJECT_LAST] = "SELECT max(run_id) FROM reject",
+	[Q_REJECT_EACH] = "SELECT j.run_id, o.code, j.kind, j.path, j.line, j.record, j.field,"
+			  " j.reason, j.raw FROM reject j JOIN run r ON r.id = j.run_id"
+			  " LEFT JOIN org o ON o.id = r.org_id WHERE j.run_id = ? ORDER BY j.id",
+	[Q_STMT_DIGEST] = "SELECT digest FROM statement WHERE id = ?",
+	[Q_STMT_ADD] = "INSERT INTO statement(id, org_id, run_id, file_id, actor_id, actor_type,"
+		       " verb, object_type, object_id, registration, ts, stored, completes,"
+		       " outcome, score, voids, digest, json)"
+		       " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	[Q_AGENT_GET] = "SELECT id, name IS ? FROM agent WHERE ifi = ?",
+	[Q_AGENT_ADD] = "INSERT INTO agent(ifi, account_name, name) VALUES(?,?,?)",
+	[Q_AGENT_NAME] = "UPDATE agent SET name = ? WHERE id = ?",
+	[Q_AGENT_ORG] = "INSERT OR IGNORE INTO agent_org(agent_id, org_id) VALUES(?,?)",
+	[Q_ACTIVITY_ADD] = "INSERT OR IGNORE INTO activity(iri, name, type) VALUES(?,?,?)",
+	[Q_COUNT_ALL] = "SELECT count(*) FROM statement",
+	[Q_COUNT_VOIDED] = "SELECT count(*) FROM statement s WHERE EXISTS"
+			   " (SELECT 1 FROM statement v WHERE v.voids = s.id AND v.org_id = s.org_id"
+			   "  AND v.verb = '" XAPI_VERB_VOIDED "')",
+};
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *q[Q_COUNT];
+	int in_transaction;
+};
+
+static int db_error(struct store *s, struct lr_error *err, const char *what)
+{
+	int code = sqlite3_errcode(s->db);
+
+	if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
+		return lr_error_set(err, LR_EBUSY, "%s: the store is busy (another lrhub is writing): %s",
+				    what, sqlite3_errmsg(s->db));
+	if (code == SQLITE_NOMEM)
+		return lr_error_set(err, LR_ENOMEM, "%s: out of memory", what);
+	return lr_error_set(err, LR_EDB, "%s: %s", what, sqlite3_errmsg(s->db));
+}
+
+/* Returns the prepared query, reset and unbound, or NULL with err set. */
+static sqlite3_stmt *query(struct store *s, struct lr_error *err, enum query which)
+{
+	sqlite3_stmt *q = s->q[which];
+
+	if (q) {
+		sqlite3_reset(q);
+		sqlite3_clear_bindings(q);
+		return q;
+	}
+	if (sqlite3_prepare_v3(s->db, query_sql[which], -1, SQLITE_PREPARE_PERSISTENT, &q, NULL) !=
+	    SQLITE_OK) {
+		db_error(s, err, "preparing a query");
+		return NULL;
+	}
+	s->q[which] = q;
+	return q;
+}
+
+static void bind_text(sqlite3_stmt *q, int i, const char *text)
+{
+	if (text)
+		sqlite3_bind_text(q, i, text, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(q, i);
+}
+
+static void bind_id(sqlite3_stmt *q, int i, int64_t id)
+{
+	if (id > 0)
+		sqlite3_bind_int64(q, i, id);
+	else
+		sqlite3_bind_null(q, i);
+}
+
+/* Runs a query that returns no rows. */
+static int run_done(struct store *s, struct lr_error *err, sqlite3_stmt *q, const char *what)
+{
+	int rc = sqlite3_step(q);
+
+	if (rc == SQLITE_DONE || rc == SQLITE_ROW) {
+		sqlite3_reset(q);
+		return 0;
+	}
+	rc = sqlite3_errcode(s->db) == SQLITE_CONSTRAINT ? LR_EEXISTS : db_error(s, err, what);
+	sqlite3_reset(q);
+	return rc;
+}
+
+static void now_text(char out[XTIME_MAX])
+{
+	xtime_format(out, xtime_now_ms() / 1000 * 1000);
+}
+
+static int migrate(struct store *s, struct lr_error *err, unsigned flags)
+{
+	sqlite3_stmt *q = NULL;
+	int version = 0, i, rc = 0;
+	char *msg = NULL;
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &q, NULL) != SQLITE_OK ||
+	    sqlite3_step(q) != SQLITE_ROW) {
+		rc = db_error(s, err, "reading the schema version");
+		goto out;
+	}
+	version = sqlite3_column_int(q, 0);
+	if (version > N_MIGRATIONS) {
+		rc = lr_error_set(err, LR_EVERSION,
+				  "the store has schema version %d, this lrhub knows up to %d: upgrade lrhub",
+				  version, N_MIGRATIONS);
+		goto out;
+	}
+	if (version == N_MIGRATIONS)
+		goto out;
+	if (flags & STORE_READONLY) {
+		rc = lr_error_set(err, LR_EVERSION,
+				  "the store has schema version %d and needs migrating to %d: open it for writing once",
+				  version, N_MIGRATIONS);
+		goto out;
+	}
+	for (i = version; i < N_MIGRATIONS; i++) {
+		char sql[64];
+
+		if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK)
+			goto fail;
+		if (sqlite3_exec(s->db, migrations[i], NULL, NULL, &msg) != SQLITE_OK) {
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+			goto fail;
+		}
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", i + 1);
+		if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK ||
+		    sqlite3_exec(s->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+			goto fail;
+		}
+	}
+	goto out;
+fail:
+	rc = lr_error_set(err, LR_EDB, "migrating the store schema to version %d: %s", i + 1,
+			  msg ? msg : sqlite3_errmsg(s->db));
+out:
+	sqlite3_free(msg);
+	sqlite3_finalize(q);
+	return rc;
+}
+
+int store_open(struct store **out, struct lr_error *err, const char *path, unsigned flags)
+{
+	struct store *s = NULL;
+	int oflags = (flags & STORE_READONLY) ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
+	int rc = 0;
+
+	*out = NULL;
+	if ((flags & STORE_CREATE) && !(flags & STORE_READONLY))
+		oflags |= SQLITE_OPEN_CREATE;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return lr_error_set(err, LR_ENOMEM, "out of memory opening the store");
+	if (sqlite3_open_v2(path, &s->db, oflags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		if (!s->db) {
+			rc = lr_error_set(err, LR_ENOMEM, "out of memory opening the store");
+		} else if (sqlite3_errcode(s->db) == SQLITE_CANTOPEN) {
+			rc = lr_error_set(err, LR_ENOTFOUND,
+					  "cannot open the store %s: %s (run 'lrhub init' to create one)",
+					  path, sqlite3_errmsg(s->db));
+		} else {
+			rc = lr_error_set(err, LR_EDB, "cannot open the store %s: %s", path,
+					  sqlite3_errmsg(s->db));
+		}
+		goto out;
+	}
+	sqlite3_extended_result_codes(s->db, 0);
+	sqlite3_busy_timeout(s->db, 30000);
+	if (!(flags & STORE_READONLY)) {
+		if (sqlite3_exec(s->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL) != SQLITE_OK) {
+			rc = lr_error_set(err, LR_EDB, "%s is not an lrhub store: %s", path,
+					  sqlite3_errmsg(s->db));
+			goto out;
+		}
+		sqlite3_exec(s->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
+	}
+	sqlite3_exec(s->db, "PRAGMA foreign_keys = OFF", NULL, NULL, NULL);
+	rc = migrate(s, err, flags);
+out:
+	if (rc != 0) {
+		store_close(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+void store_close(struct store *s)
+{
+	int i;
+
+	if (!s)
+		return;
+	for (i = 0; i < Q_COUNT; i++)
+		sqlite3_finalize(s->q[i]);
+	sqlite3_close(s->db);
+	free(s);
+}
+
+int store_schema_version(struct store *s)
+{
+	(void)s;
+	return N_MIGRATIONS;
+}
+
+struct sqlite3 *store__db(struct store *s)
+{
+	return s->db;
+}
+
+int store_begin(struct store *s, struct lr_error *err)
+{
+	sqlite3_stmt *q = query(s, err, Q_BEGIN);
+	int rc;
+
+	if (!q)
+		return err ? err->code : LR_EDB;
+	rc = run_done(s, err, q, "starting a transaction");
+	if (rc == 0)
+		s->in_transaction = 1;
+	return rc;
+}
+
+int store_commit(struct store *s, struct lr_error *err)
+{
+	sqlite3_stmt *q = query(s, err, Q_COMMIT);
+	int rc;
+
+	if (!q)
+		return err ? err->code : LR_EDB;
+	rc = run_done(s, err, q, "committing");
+	if (rc == 0)
+		s->in_transaction = 0;
+	return rc;
+}
+
+void store_rollback(struct store *s)
+{
+	if (!s->in_transaction && sqlite3_get_autocommit(s->db))
+		return;
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	s->in_transaction = 0;
+}
+
+/* ---- orgs ---- */
+
+static int code_valid(const char *code)
+{
+	const char *p;
+
+	if (!code || !code[0] || strlen(code) > 64)
+		return 0;
+	for (p = code; *p; p++) {
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      *p == '-' || *p == '_' || *p == '.'))
+			return 0;
+	}
+	return 1;
+}
+
+int store_org_add(struct store *s, struct lr_error *err, const struct store_org *org)
+{
+	sqlite3_stmt *q;
+	char now[XTIME_MAX];
+	int rc;
+
+	if (!code_valid(org->code))
+		return lr_error_set(err, LR_EINVAL,
+				    "org '%s': use 1 to 64 letters, digits, '-', '_' or '.'", org->code);
+	if (!(q = query(s, err, Q_ORG_ADD)))
+		return err->code;
+	now_text(now);
+	bind_text(q, 1, org->code);
+	bind_text(q, 2, org->name);
+	bind_text(q, 3, org->lms_url);
+	bind_text(q, 4, org->timezone);
+	bind_text(q, 5, now);
+	rc = run_done(s, err, q, "adding an org");
+	if (rc == LR_EEXISTS)
+		return lr_error_set(err, LR_EEXISTS, "org '%s' exists already", org->code);
+	return rc;
+}
+
+/* Looks up one integer id by one text key. */
+static int lookup_id(struct store *s, struct lr_error *err, enum query which, const char *key,
+		     int64_t *out_id)
+{
+	sqlite3_stmt *q = query(s, err, which);
+	int rc;
+
+	*out_id = 0;
+	if (!q)
+		return err->code;
+	bind_text(q, 1, key);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		*out_id = sqlite3_column_int64(q, 0);
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = LR_ENOTFOUND;
+	} else {
+		rc = db_error(s, err, "looking up an id");
+	}
+	sqlite3_reset(q);
+	return rc;
+}
+
+int store_org_id(struct store *s, struct lr_error *err, const char *code, int64_t *out_id)
+{
+	int rc = lookup_id(s, err, Q_ORG_ID, code, out_id);
+
+	if (rc == LR_ENOTFOUND)
+		return lr_error_set(err, LR_ENOTFOUND, "no org '%s' (add it with 'lrhub org add %s')",
+				    code, code);
+	return rc;
+}
+
+static const char *col_text(sqlite3_stmt *q, int i)
+{
+	return (const char *)sqlite3_column_text(q, i);
+}
+
+/* Steps q, calling row(ctx, q) on every row; stops early when it returns non-zero. */
+static int each_row(struct store *s, struct lr_error *err, sqlite3_stmt *q,
+		    int (*row)(void *ctx, sqlite3_stmt *q), void *ctx)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		int stop = row(ctx, q);
+		if (stop != 0) {
+			sqlite3_reset(q);
+			return stop < 0 ? stop : 0;
+		}
+	}
+	rc = rc == SQLITE_DONE ? 0 : db_error(s, err, "reading the store");
+	sqlite3_reset(q);
+	return rc;
+}
+
+struct each_ctx {
+	void *fn;
+	void *ctx;
+};
+
+static int org_row(void *ctx, sqlite3_stmt *q)
+{
+	struct each_ctx *e = ctx;
+	struct store_org org = {
+		.id = sqlite3_column_int64(q, 0),
+		.code = col_text(q, 1),
+		.name = col_text(q, 2),
+		.lms_url = col_text(q, 3),
+		.timezone = col_text(q, 4),
+	};
+	return ((int (*)(void *, const struct store_org *))e->fn)(e->ctx, &org);
+}
+
+int store_org_each(struct store *s, struct lr_error *err,
+		   int (*fn)(void *ctx, const struct store_org *org), void *ctx)
+{
+	sqlite3_stmt *q = query(s, err, Q_ORG_EACH);
+	struct each_ctx e = { (void *)fn, ctx };
+
+	if (!q)
+		return err->code;
+	return each_row(s, err, q, org_row, &e);
+}
+
+/* ---- courses ---- */
+
+int store_course_add(struct store *s, struct lr_error *err, const char *code, const char *title)
+{
+	sqlite3_stmt *q;
+	char now[XTIME_MAX];
+	int rc;
+
+	if (!code_valid(code))
+		return lr_error_set(err, LR_EINVAL,
+				    "course '%s': use 1 to 64 letters, digits, '-', '_' or '.'", code);
+	if (!title || !title[0])
+		return lr_error_set(err, LR_EINVAL, "course '%s' needs a title", code);
+	if (!(q = query(s, err, Q_COURSE_ADD)))
+		return err->code;
+	now_text(now);
+	bind_text(q, 1, code);
+	bind_text(q, 2, title);
+	bind_text(q, 3, now);
+	rc = run_done(s, err, q, "adding a course");
+	if (rc == LR_EEXISTS)
+		return lr_error_set(err, LR_EEXISTS, "course '%s' exists already", code);
+	return rc;
+}
+
+int store_course_id(struct store *s, struct lr_error *err, const char *code, int64_t *out_id)
+{
+	int rc = lookup_id(s, err, Q_COURSE_ID, code, out_id);
+
+	if (rc == LR_ENOTFOUND)
+		return lr_error_set(err, LR_ENOTFOUND,
+				    "no course '%s' (add it with 'lrhub course add %s --title TEXT')",
+				    code, code);
+	return rc;
+}
+
+int store_course_alias(struct store *s, struct lr_error *err, int64_t course_id, int64_t org_id,
+		       const char *key)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (!key || !key[0] || strlen(key) > 2048)
+		return lr_error_set(err, LR_EINVAL, "a course key must be 1 to 2048 characters");
+	if (!(q = query(s, err, Q_ALIAS_GET)))
+		return err->code;
+	bind_text(q, 1, key);
+	sqlite3_bind_int64(q, 2, org_id);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		int64_t existing = sqlite3_column_int64(q, 0);
+		sqlite3_reset(q);
+		if (existing == course_id)
+			return 0;
+		return lr_error_set(err, LR_EEXISTS, "key '%s' is already an alias of another course",
+				    key);
+	}
+	sqlite3_reset(q);
+	if (rc != SQLITE_DONE)
+		return db_error(s, err, "looking up a course alias");
+	if (!(q = query(s, err, Q_ALIAS_ADD)))
+		return err->code;
+	sqlite3_bind_int64(q, 1, course_id);
+	sqlite3_bind_int64(q, 2, org_id);
+	bind_text(q, 3, key);
+	return run_done(s, err, q, "adding a course alias");
+}
+
+static int course_row(void *ctx, sqlite3_stmt *q)
+{
+	struct each_ctx *e = ctx;
+	struct store_course c = {
+		.id = sqlite3_column_int64(q, 0),
+		.code = col_text(q, 1),
+		.title = col_text(q, 2),
+		.aliases = sqlite3_column_int(q, 3),
+	};
+	return ((int (*)(void *, const struct store_course *))e->fn)(e->ctx, &c);
+}
+
+int store_course_each(struct store *s, struct lr_error *err,
+		      int (*fn)(void *ctx, const struct store_course *course), void *ctx)
+{
+	sqlite3_stmt *q = query(s, err, Q_COURSE_EACH);
+	struct each_ctx e = { (void *)fn, ctx };
+
+	if (!q)
+		return err->code;
+	return each_row(s, err, q, course_row, &e);
+}
+
+static int unmapped_row(void *ctx, sqlite3_stmt *q)
+{
+	struct each_ctx *e = ctx;
+	struct store_unmapped u = {
+		.org = col_text(q, 0),
+		.key = col_text(q, 1),
+		.name = col_text(q, 2),
+		.statements = sqlite3_column_int(q, 3),
+		.completions = sqlite3_column_int(q, 4),
+		.learners = sqlite3_column_int(q, 5),
+	};
+	return ((int (*)(void *, const struct store_unmapped *))e->fn)(e->ctx, &u);
+}
+
+int store_unmapped_each(struct store *s, struct lr_error *err,
+			int (*fn)(void *ctx, const struct store_unmapped *row), void *ctx)
+{
+	sqlite3_stmt *q = query(s, err, Q_UNMAPPED);
+	struct each_ctx e = { (void *)fn, ctx };
+
+	if (!q)
+		return err->code;
+	return each_row(s, err, q, unmapped_row, &e);
+}
+
+/* ---- identity ---- */
+
+int store_identity_link(struct store *s, struct lr_error *err, int64_t org_id, const char *key,
+			const char *email, const char *source, int *out_added)
+{
+	char norm[IFI_MAX];
+	char now[XTIME_MAX];
+	sqlite3_stmt *q;
+	int rc;
+
+	*out_added = 0;
+	if (!key || !key[0])
+		return lr_error_set(err, LR_EINVAL, "the key is empty");
+	if (strlen(key) > 512)
+		return lr_error_set(err, LR_EINVAL, "the key is longer than 512 characters");
+	rc = ifi_email_normalize(norm, sizeof(norm), email ? email : "");
+	if (rc != 0)
+		return lr_error_set(err, LR_EINVAL, "'%s' is not an email address", email ? email : "");
+	if (!(q = query(s, err, Q_LINK_ADD)))
+		return err->code;
+	now_text(now);
+	sqlite3_bind_int64(q, 1, org_id);
+	bind_text(q, 2, key);
+	bind_text(q, 3, norm);
+	bind_text(q, 4, source);
+	bind_text(q, 5, now);
+	rc = run_done(s, err, q, "adding an identity link");
+	if (rc == 0)
+		*out_added = sqlite3_changes(s->db) > 0;
+	return rc;
+}
+
+/* ---- runs, files, rejects ---- */
+
+int store_run_begin(struct store *s, struct lr_error *err, const char *kind, int64_t org_id,
+		    int64_t *out_run_id)
+{
+	sqlite3_stmt *q = query(s, err, Q_RUN_ADD);
+	char now[XTIME_MAX];
+	int rc;
+
+	if (!q)
+		return err->code;
+	now_text(now);
+	bind_text(q, 1, kind);
+	bind_id(q, 2, org_id);
+	bind_text(q, 3, now);
+	rc = run_done(s, err, q, "starting a run");
+	*out_run_id = rc == 0 ? sqlite3_last_insert_rowid(s->db) : 0;
+	return rc;
+}
+
+int store_run_end(struct store *s, struct lr_error *err, int64_t run_id, const char *status,
+		  const struct store_counts *c, long files)
+{
+	sqlite3_stmt *q = query(s, err, Q_RUN_END);
+	char now[XTIME_MAX];
+
+	if (!q)
+		return err->code;
+	now_text(now);
+	bind_text(q, 1, now);
+	bind_text(q, 2, status);
+	sqlite3_bind_int64(q, 3, files);
+	sqlite3_bind_int64(q, 4, c->accepted);
+	sqlite3_bind_int64(q, 5, c->duplicates);
+	sqlite3_bind_int64(q, 6, c->conflicts);
+	sqlite3_bind_int64(q, 7, c->rejected);
+	sqlite3_bind_int64(q, 8, run_id);
+	return run_done(s, err, q, "finishing a run");
+}
+
+int store_file_begin(struct store *s, struct lr_error *err, int64_t run_id, const char *path,
+		     const char *sha256_hex, int64_t size, const char *format, int64_t *out_file_id)
+{
+	sqlite3_stmt *q = query(s, err, Q_FILE_ADD);
+	char now[XTIME_MAX];
+	int rc;
+
+	if (!q)
+		return err->code;
+	now_text(now);
+	sqlite3_bind_int64(q, 1, run_id);
+	bind_text(q, 2, path);
+	bind_text(q, 3, sha256_hex);
+	sqlite3_bind_int64(q, 4, size);
+	bind_text(q, 5, format);
+	bind_text(q, 6, now);
+	rc = run_done(s, err, q, "recording a file");
+	*out_file_id = rc == 0 ? sqlite3_last_insert_rowid(s->db) : 0;
+	return rc;
+}
+
+int store_file_end(struct store *s, struct lr_error *err, int64_t file_id, const char *status,
+		   const char *sha256_hex, int64_t size, const struct store_counts *c,
+		   const char *error)
+{
+	sqlite3_stmt *q = query(s, err, Q_FILE_END);
+	char now[XTIME_MAX];
+
+	if (!q)
+		return err->code;
+	now_text(now);
+	bind_text(q, 1, now);
+	bind_text(q, 2, status);
+	sqlite3_bind_int64(q, 3, c->accepted);
+	sqlite3_bind_int64(q, 4, c->duplicates);
+	sqlite3_bind_int64(q, 5, c->conflicts);
+	sqlite3_bind_int64(q, 6, c->rejected);
+	bind_text(q, 7, error);
+	bind_text(q, 8, sha256_hex);
+	sqlite3_bind_int64(q, 9, size);
+	sqlite3_bind_int64(q, 10, file_id);
+	return run_done(s, err, q, "finishing a file");
+}
+
+int store_file_seen(struct store *s, struct lr_error *err, int64_t org_id, const char *sha256_hex)
+{
+	sqlite3_stmt *q = query(s, err, Q_FILE_SEEN);
+	int rc;
+
+	if (!q)
+		return err->code;
+	bind_text(q, 1, sha256_hex);
+	sqlite3_bind_int64(q, 2, org_id);
+	rc = sqlite3_step(q);
+	rc = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : db_error(s, err, "looking up a file");
+	sqlite3_reset(q);
+	return rc;
+}
+
+int store_reject_add(struct store *s, struct lr_error *err, int64_t run_id, int64_t file_id,
+		     const char *kind, const struct lr_error *rej, const char *raw, size_t raw_len)
+{
+	sqlite3_stmt *q = query(s, err, Q_REJECT_ADD);
+
+	if (!q)
+		return err->code;
+	sqlite3_bind_int64(q, 1, run_id);
+	bind_id(q, 2, file_id);
+	bind_text(q, 3, kind);
+	bind_text(q, 4, rej->source[0] ? rej->source : NULL);
+	if (rej->line > 0)
+		sqlite3_bind_int64(q, 5, rej->line);
+	if (rej->record > 0)
+		sqlite3_bind_int64(q, 6, rej->record);
+	bind_text(q, 7, rej->field[0] ? rej->field : NULL);
+	bind_text(q, 8, rej->text[0] ? rej->text : lr_strerror(rej->code));
+	if (raw) {
+		if (raw_len > 65536)
+			raw_len = 65536;
+		sqlite3_bind_text(q, 9, raw, (int)raw_len, SQLITE_STATIC);
+	}
+	return run_done(s, err, q, "recording a reject");
+}
+
+static int reject_row(void *ctx, sqlite3_stmt *q)
+{
+	struct each_ctx *e = ctx;
+	struct store_reject r = {
+		.run_id = sqlite3_column_int64(q, 0),
+		.org = col_text(q, 1),
+		.kind = col_text(q, 2),
+		.path = col_text(q, 3),
+		.line = sqlite3_column_int(q, 4),
+		.record = sqlite3_column_int(q, 5),
+		.field = col_text(q, 6),
+		.reason = col_text(q, 7),
+		.raw = col_text(q, 8),
+	};
+	return ((int (*)(void *, const struct store_reject *))e->fn)(e->ctx, &r);
+}
+
+int store_reject_each(struct store *s, struct lr_error *err, int64_t run_id,
+		      int (*fn)(void *ctx, const struct store_reject *rej), void *ctx)
+{
+	struct each_ctx e = { (void *)fn, ctx };
+	sqlite3_stmt *q;
+
+	if (run_id <= 0) {
+		if (!(q = query(s, err, Q_REJECT_LAST)))
+			return err->code;
+		if (sqlite3_step(q) == SQLITE_ROW)
+			run_id = sqlite3_column_int64(q, 0);
+		sqlite3_reset(q);
+		if (run_id <= 0)
+			return 0;
+	}
+	if (!(q = query(s, err, Q_REJECT_EACH)))
+		return err->code;
+	sqlite3_bind_int64(q, 1, run_id);
+	return each_row(s, err, q, reject_row, &e);
+}
+
+static int run_row(void *ctx, sqlite3_stmt *q)
+{
+	struct each_ctx *e = ctx;
+	struct store_run r = {
+		.id = sqlite3_column_int64(q, 0),
+		.kind = col_text(q, 1),
+		.org = col_text(q, 2),
+		.started_at = col_text(q, 3),
+		.finished_at = col_text(q, 4),
+		.status = col_text(q, 5),
+		.files = sqlite3_column_int(q, 6),
+		.counts = {
+			.accepted = sqlite3_column_int(q, 7),
+			.duplicates = sqlite3_column_int(q, 8),
+			.conflicts = sqlite3_column_int(q, 9),
+			.rejected = sqlite3_column_int(q, 10),
+		},
+	};
+	return ((int (*)(void *, const struct store_run *))e->fn)(e->ctx, &r);
+}
+
+int store_run_each(struct store *s, struct lr_error *err, long limit,
+		   int (*fn)(void *ctx, const struct store_run *run), void *ctx)
+{
+	sqlite3_stmt *q = query(s, err, Q_RUN_EACH);
+	struct each_ctx e = { (void *)fn, ctx };
+
+	if (!q)
+		return err->code;
+	sqlite3_bind_int64(q, 1, limit > 0 ? limit : -1);
+	return each_row(s, err, q, run_row, &e);
+}
+
+/* ---- statements ---- */
+
+static const char *const completing_verbs[] = {
+	"http://adlnet.gov/expapi/verbs/completed",
+	"http://adlnet.gov/expapi/verbs/passed",
+	"https://w3id.org/xapi/adl/verbs/satisfied",
+	"http://adlnet.gov/expapi/verbs/satisfied",
+	NULL
+};
+
+static int verb_in(const char *verb, const char *const *list)
+{
+	for (; *list; list++)
+		if (strcmp(verb, *list) == 0)
+			return 1;
+	return 0;
+}
+
+/* The agent row for the actor's IFI, made if new; 0 when the actor has no IFI. */
+static int agent_id(struct store *s, struct lr_error *err, const json_t *actor, int64_t *out_id)
+{
+	char key[IFI_MAX];
+	const json_t *name_j = json_object_get(actor, "name");
+	const char *name = json_is_string(name_j) ? json_string_value(name_j) : NULL;
+	const char *account_name = NULL;
+	sqlite3_stmt *q;
+	int rc;
+
+	*out_id = 0;
+	rc = ifi_key(key, sizeof(key), actor);
+	if (rc == LR_ENOTFOUND)
+		return 0;
+	if (rc != 0)
+		return lr_error_set(err, rc == LR_ELIMIT ? LR_EINVAL : rc,
+				    "the actor's identifier is malformed or too long");
+	if (!(q = query(s, err, Q_AGENT_GET)))
+		return err->code;
+	bind_text(q, 1, name);
+	bind_text(q, 2, key);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		int same_name = sqlite3_column_int(q, 1);
+		*out_id = sqlite3_column_int64(q, 0);
+		sqlite3_reset(q);
+		if (same_name || !name)
+			return 0;
+		/* The latest name seen wins: people change names, exports fix typos. */
+		if (!(q = query(s, err, Q_AGENT_NAME)))
+			return err->code;
+		bind_text(q, 1, name);
+		sqlite3_bind_int64(q, 2, *out_id);
+		return run_done(s, err, q, "updating an agent");
+	}
+	sqlite3_reset(q);
+	if (rc != SQLITE_DONE)
+		return db_error(s, err, "looking up an agent");
+	if (strncmp(key, "account:", 8) == 0) {
+		const json_t *acc = json_object_get(actor, "account");
+		account_name = json_string_value(json_object_get(acc, "name"));
+	}
+	if (!(q = query(s, err, Q_AGENT_ADD)))
+		return err->code;
+	bind_text(q, 1, key);
+	bind_text(q, 2, account_name);
+	bind_text(q, 3, name);
+	rc = run_done(s, err, q, "adding an agent");
+	if (rc == 0)
+		*out_id = sqlite3_last_insert_rowid(s->db);
+	return rc;
+}
+
+/* Picks a display name from a language map: en-GB, en-US, en, else the first. */
+static const char *langmap_pick(const json_t *map)
+{
+	static const char *const prefer[] = { "en-GB", "en-US", "en", "und", NULL };
+	const char *key;
+	json_t *v;
+	int i;
+
+	if (!json_is_object(map))
+		return NULL;
+	for (i = 0; prefer[i]; i++) {
+		v = json_object_get(map, prefer[i]);
+		if (json_is_string(v))
+			return json_string_value(v);
+	}
+	json_object_foreach((json_t *)map, key, v) {
+		if (json_is_string(v))
+			return json_string_value(v);
+	}
+	return NULL;
+}
+
+static int remember_activity(struct store *s, struct lr_error *err, const json_t *object)
+{
+	const json_t *def = json_object_get(object, "definition");
+	const char *name, *type;
+	sqlite3_stmt *q;
+
+	if (!json_is_object(def))
+		return 0;
+	name = langmap_pick(json_object_get(def, "name"));
+	type = json_string_value(json_object_get(def, "type"));
+	if (!name && !type)
+		return 0;
+	if (!(q = query(s, err, Q_ACTIVITY_ADD)))
+		return err->code;
+	bind_text(q, 1, json_string_value(json_object_get(object, "id")));
+	bind_text(q, 2, name);
+	bind_text(q, 3, type);
+	return run_done(s, err, q, "recording an activity");
+}
+
+/* 0 if id is new, STORE_DUPLICATE if stored with the same digest, LR_ECONFLICT otherwise. */
+static int check_known(struct store *s, struct lr_error *err, const char *id,
+		       const unsigned char digest[32])
+{
+	sqlite3_stmt *q = query(s, err, Q_STMT_DIGEST);
+	int rc;
+
+	if (!q)
+		return err->code;
+	bind_text(q, 1, id);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_DONE) {
+		rc = 0;
+	} else if (rc == SQLITE_ROW) {
+		const void *known = sqlite3_column_blob(q, 0);
+		if (sqlite3_column_bytes(q, 0) == 32 && memcmp(known, digest, 32) == 0)
+			rc = STORE_DUPLICATE;
+		else
+			rc = lr_error_set(err, LR_ECONFLICT,
+					  "statement %s is already stored with different content", id);
+	} else {
+		rc = db_error(s, err, "looking up a statement");
+	}
+	sqlite3_reset(q);
+	return rc;
+}
+
+static int set_lrs_properties(json_t *statement, const char *id, int had_id,
+			      const struct store_source *src, int64_t stored_ms)
+{
+	char stored[XTIME_MAX];
+
+	xtime_format_ms(stored, stored_ms);
+	if (!had_id && json_object_set_new(statement, "id", json_string(id)) != 0)
+		return LR_ENOMEM;
+	if (json_object_set_new(statement, "stored", json_string(stored)) != 0)
+		return LR_ENOMEM;
+	if (!json_object_get(statement, "version") &&
+	    json_object_set_new(statement, "version", json_string("1.0.0")) != 0)
+		return LR_ENOMEM;
+	if (!json_object_get(statement, "authority") && src->org_code) {
+		json_t *authority = json_pack("{s:s, s:{s:s, s:s}}", "objectType", "Agent",
+					      "account", "homePage", "urn:lrhub:org",
+					      "name", src->org_code);
+		if (!authority || json_object_set_new(statement, "authority", authority) != 0)
+			return LR_ENOMEM;
+	}
+	return 0;
+}
+
+int store_put_statement(struct store *s, struct lr_error *err, json_t *statement,
+			const struct store_source *src, enum store_outcome *out_outcome)
+{
+	unsigned char digest[32];
+	char id[UUID_STR_LEN + 1];
+	char voids[UUID_STR_LEN + 1];
+	struct xapi_facts f;
+	int64_t actor = 0, stored_ms;
+	char *json = NULL;
+	sqlite3_stmt *q;
+	int rc, outcome = -1;
+
+	*out_outcome = 0;
+	rc = xapi_validate(err, statement, src->xapi_flags);
+	if (rc != 0)
+		return rc;
+	if (xapi_digest(digest, statement) != 0)
+		return lr_error_set(err, LR_ENOMEM, "out of memory comparing a statement");
+	xapi_facts(&f, statement);
+	if (f.id) {
+		uuid_normalize(id, f.id);
+	} else if (xapi_derive_id(id, src->org_code ? src->org_code : "", digest) != 0) {
+		return lr_error_set(err, LR_ENOMEM, "out of memory deriving an id");
+	}
+	rc = check_known(s, err, id, digest);
+	if (rc == STORE_DUPLICATE) {
+		*out_outcome = STORE_DUPLICATE;
+		return 0;
+	}
+	if (rc != 0)
+		return rc;
+
+	stored_ms = xtime_now_ms();
+	if (set_lrs_properties(statement, id, f.id != NULL, src, stored_ms) != 0)
+		return lr_error_set(err, LR_ENOMEM, "out of memory completing a statement");
+	xapi_facts(&f, statement); /* the object may have moved */
+	if (f.actor && (rc = agent_id(s, err, f.actor, &actor)) != 0)
+		return rc;
+	if (actor > 0) {
+		if (!(q = query(s, err, Q_AGENT_ORG)))
+			return err->code;
+		sqlite3_bind_int64(q, 1, actor);
+		sqlite3_bind_int64(q, 2, src->org_id);
+		if ((rc = run_done(s, err, q, "linking an agent to its org")) != 0)
+			return rc;
+	}
+	if (f.object_type && strcmp(f.object_type, "Activity") == 0 &&
+	    (rc = remember_activity(s, err, json_object_get(statement, "object"))) != 0)
+		return rc;
+
+	if (strcmp(f.verb_id, "http://adlnet.gov/expapi/verbs/passed") == 0 || f.success == 1)
+		outcome = 1;
+	else if (strcmp(f.verb_id, "http://adlnet.gov/expapi/verbs/failed") == 0 || f.success == 0)
+		outcome = 0;
+	if (f.voided_id)
+		uuid_normalize(voids, f.voided_id);
+
+	json = json_dumps(statement, JSON_COMPACT);
+	if (!json)
+		return lr_error_set(err, LR_ENOMEM, "out of memory serialising a statement");
+	if (!(q = query(s, err, Q_STMT_ADD))) {
+		free(json);
+		return err->code;
+	}
+	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, src->org_id);
+	bind_id(q, 3, src->run_id);
+	bind_id(q, 4, src->file_id);
+	bind_id(q, 5, actor);
+	bind_text(q, 6, f.actor_type);
+	bind_text(q, 7, f.verb_id);
+	bind_text(q, 8, f.object_type);
+	bind_text(q, 9, f.object_id);
+	bind_text(q, 10, f.registration);
+	sqlite3_bind_int64(q, 11, f.has_timestamp ? f.timestamp_ms : stored_ms);
+	sqlite3_bind_int64(q, 12, stored_ms);
+	sqlite3_bind_int(q, 13, verb_in(f.verb_id, completing_verbs) || f.completion == 1);
+	if (outcome >= 0)
+		sqlite3_bind_int(q, 14, outcome);
+	if (f.has_score_scaled)
+		sqlite3_bind_double(q, 15, f.score_scaled);
+	bind_text(q, 16, f.voided_id ? voids : NULL);
+	sqlite3_bind_blob(q, 17, digest, 32, SQLITE_STATIC);
+	sqlite3_bind_text(q, 18, json, -1, SQLITE_STATIC);
+	rc = run_done(s, err, q, "storing a statement");
+	free(json);
+	if (rc == LR_EEXISTS)
+		return lr_error_set(err, LR_EDB, "storing statement %s: constraint failed", id);
+	if (rc == 0)
+		*out_outcome = STORE_NEW;
+	return rc;
+}
+
+int store_count_statements(struct store *s, struct lr_error *err, int voided_only, long *out)
+{
+	sqlite3_stmt *q = query(s, err, voided_only ? Q_COUNT_VOIDED : Q_COUNT_ALL);
+	int rc;
+
+	*out = 0;
+	if (!q)
+		return err->code;
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		*out = (long)sqlite3_column_int64(q, 0);
+		rc = 0;
+	} else {
+		rc = db_error(s, err, "counting statements");
+	}
+	sqlite3_reset(q);
+	return rc;
+}

@@ -1,0 +1,201 @@
+/*
+ * store.h: the learning-record store, one SQLite database in WAL mode.
+ *
+ * It holds xAPI statements (canonical JSON plus the columns that queries
+ * need), the agents they name and the orgs they came from, courses and the
+ * local keys each org uses for them, identity links, and every ingest run
+ * with its files and rejects. The schema is versioned; opening a store made
+ * by an older lrhub migrates it, one made by a newer lrhub is refused.
+ *
+ * Statements are immutable: store_put_statement adds a new one, treats a
+ * re-sent identical one as a no-op and refuses a different one under a known
+ * id as a conflict (xAPI's rule).
+ */
+#ifndef LRHUB_STORE_H
+#define LRHUB_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct json_t;
+struct lr_error;
+struct store;
+
+#define STORE_SCHEMA_VERSION 1
+
+enum store_open_flags {
+	STORE_CREATE = 1,     /* create the file if it does not exist */
+	STORE_READONLY = 2    /* open for reading only */
+};
+
+/*
+ * Opens (and with STORE_CREATE creates) the store at path, migrating its
+ * schema. On success *out is a new store the caller closes with store_close.
+ */
+int store_open(struct store **out, struct lr_error *err, const char *path, unsigned flags);
+
+/* Closes s; store_close(NULL) does nothing. */
+void store_close(struct store *s);
+
+/* The schema version of the open store. */
+int store_schema_version(struct store *s);
+
+/* Transactions (BEGIN IMMEDIATE / COMMIT / ROLLBACK). */
+int store_begin(struct store *s, struct lr_error *err);
+int store_commit(struct store *s, struct lr_error *err);
+void store_rollback(struct store *s);
+
+/* ---- orgs ---- */
+
+struct store_org {
+	int64_t id;
+	const char *code;      /* the short name used on the command line */
+	const char *name;      /* may be NULL */
+	const char *lms_url;   /* may be NULL */
+	const char *timezone;  /* may be NULL */
+};
+
+/* Adds an org; LR_EEXISTS if the code is taken, LR_EINVAL if it is malformed. */
+int store_org_add(struct store *s, struct lr_error *err, const struct store_org *org);
+/* Looks an org up by code; LR_ENOTFOUND if there is none. */
+int store_org_id(struct store *s, struct lr_error *err, const char *code, int64_t *out_id);
+/* Calls fn for each org, in code order. The strings are borrowed for the call. */
+int store_org_each(struct store *s, struct lr_error *err,
+		   int (*fn)(void *ctx, const struct store_org *org), void *ctx);
+
+/* ---- courses ---- */
+
+struct store_course {
+	int64_t id;
+	const char *code;
+	const char *title;
+	long aliases;         /* how many local keys map to it */
+};
+
+int store_course_add(struct store *s, struct lr_error *err, const char *code, const char *title);
+int store_course_id(struct store *s, struct lr_error *err, const char *code, int64_t *out_id);
+/*
+ * Makes key (an activity IRI or another LMS's local course key) an alias of
+ * course for org_id, or for every org when org_id is 0. LR_EEXISTS if the key
+ * is already an alias of another course for that org.
+ */
+int store_course_alias(struct store *s, struct lr_error *err, int64_t course_id, int64_t org_id,
+		       const char *key);
+int store_course_each(struct store *s, struct lr_error *err,
+		      int (*fn)(void *ctx, const struct store_course *course), void *ctx);
+
+/* A local course key seen in data but not aliased to any course. */
+struct store_unmapped {
+	const char *org;          /* org code */
+	const char *key;          /* activity IRI */
+	const char *name;         /* the activity's name if a definition gave one, else NULL */
+	long statements;
+	long completions;         /* statements that show a completion */
+	long learners;
+};
+int store_unmapped_each(struct store *s, struct lr_error *err,
+			int (*fn)(void *ctx, const struct store_unmapped *row), void *ctx);
+
+/* ---- identity ---- */
+
+/*
+ * Records that, in org_id's data, the account name key belongs to the person
+ * with email (normalised here). Returns 0 or LR_EINVAL for a bad email.
+ * *out_added is 1 if the link is new, 0 if it was known.
+ */
+int store_identity_link(struct store *s, struct lr_error *err, int64_t org_id, const char *key,
+			const char *email, const char *source, int *out_added);
+
+/* ---- runs, files, rejects ---- */
+
+struct store_counts {
+	long accepted;     /* new statements stored */
+	long duplicates;   /* identical to a stored statement: nothing done */
+	long conflicts;    /* known id, different content: refused */
+	long rejected;     /* invalid records */
+};
+
+int store_run_begin(struct store *s, struct lr_error *err, const char *kind, int64_t org_id,
+		    int64_t *out_run_id);
+int store_run_end(struct store *s, struct lr_error *err, int64_t run_id, const char *status,
+		  const struct store_counts *counts, long files);
+int store_file_begin(struct store *s, struct lr_error *err, int64_t run_id, const char *path,
+		     const char *sha256_hex, int64_t size, const char *format, int64_t *out_file_id);
+/* Records how a file ended: status "done", "partial" (stopped part-way) or "failed". */
+int store_file_end(struct store *s, struct lr_error *err, int64_t file_id, const char *status,
+		   const char *sha256_hex, int64_t size, const struct store_counts *counts,
+		   const char *error);
+/* 1 if a file with this SHA-256 was ingested completely for org_id before, else 0. */
+int store_file_seen(struct store *s, struct lr_error *err, int64_t org_id, const char *sha256_hex);
+
+/*
+ * Stores a reject: what (rej: source, line, record, field, text), of which
+ * kind ("invalid", "conflict"), and up to 64 KiB of the raw record.
+ */
+int store_reject_add(struct store *s, struct lr_error *err, int64_t run_id, int64_t file_id,
+		     const char *kind, const struct lr_error *rej, const char *raw, size_t raw_len);
+
+struct store_reject {
+	int64_t run_id;
+	const char *org;
+	const char *kind;
+	const char *path;
+	long line;
+	long record;
+	const char *field;
+	const char *reason;
+	const char *raw;      /* may be NULL */
+};
+/* Calls fn for each reject of run_id (or of the latest run that has any, when 0). */
+int store_reject_each(struct store *s, struct lr_error *err, int64_t run_id,
+		      int (*fn)(void *ctx, const struct store_reject *rej), void *ctx);
+
+struct store_run {
+	int64_t id;
+	const char *kind;
+	const char *org;
+	const char *started_at;
+	const char *finished_at;   /* NULL while running or if it died */
+	const char *status;
+	long files;
+	struct store_counts counts;
+};
+/* Calls fn for each run, newest first, at most limit (0: all). */
+int store_run_each(struct store *s, struct lr_error *err, long limit,
+		   int (*fn)(void *ctx, const struct store_run *run), void *ctx);
+
+/* ---- statements ---- */
+
+enum store_outcome {
+	STORE_NEW = 1,        /* stored */
+	STORE_DUPLICATE = 2   /* the same statement was stored already: nothing done */
+};
+
+/* Where a statement came from. */
+struct store_source {
+	int64_t org_id;
+	const char *org_code;
+	int64_t run_id;       /* 0 when not part of a run */
+	int64_t file_id;      /* 0 when not from a file */
+	unsigned xapi_flags;  /* enum xapi_flags */
+};
+
+/*
+ * Validates statement, gives it an id if it has none (derived from its
+ * content and org), sets "stored" and, when absent, "authority" (the org), and
+ * stores it. statement (borrowed) is modified in place. Returns 0 with
+ * *out_outcome set; LR_EINVAL for an invalid statement and LR_ECONFLICT for
+ * a known id with different content (err says why, nothing stored); other
+ * codes for store failures. Call inside store_begin/store_commit for speed.
+ */
+int store_put_statement(struct store *s, struct lr_error *err, struct json_t *statement,
+			const struct store_source *src, enum store_outcome *out_outcome);
+
+/* Counts stored statements (all, or only voided ones). */
+int store_count_statements(struct store *s, struct lr_error *err, int voided_only, long *out);
+
+/* For the derived views (identity, completions): the SQLite handle. */
+struct sqlite3;
+struct sqlite3 *store__db(struct store *s);
+
+#endif

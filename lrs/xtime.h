@@ -1,0 +1,42 @@
+/*
+ * xtime.h: the time syntaxes of xAPI. Timestamps are ISO 8601 (1.0.3) or
+ * RFC 3339 (2.0) date-times; lrhub keeps them as milliseconds since the Unix
+ * epoch in UTC and writes them back as "YYYY-MM-DDTHH:MM:SS[.mmm]Z".
+ * Durations are ISO 8601 durations ("PT1H30M", "P1DT2.5S", "P3W").
+ */
+#ifndef LRHUB_XTIME_H
+#define LRHUB_XTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Room for any timestamp xtime_format writes, with the NUL. */
+#define XTIME_MAX 32
+
+/*
+ * Parses an ISO 8601 / RFC 3339 combined date and time with a time zone
+ * ("Z", "+01:00", "+0100", "+01"; "-00:00" is refused as xAPI requires), a
+ * 'T' or 't' separator, optional fractional seconds of any length (cut to
+ * milliseconds), into milliseconds since the epoch in UTC (*out_ms).
+ * A date-time without a zone is refused unless allow_local is non-zero, in
+ * which case it is read as UTC. Returns 0 or LR_EINVAL.
+ */
+int xtime_parse(int64_t *out_ms, const char *text, int allow_local);
+
+/* Writes ms as "YYYY-MM-DDTHH:MM:SSZ", or with ".mmm" when ms has a fraction. */
+void xtime_format(char out[XTIME_MAX], int64_t ms);
+
+/* Writes ms as "YYYY-MM-DDTHH:MM:SS.mmmZ", always with milliseconds. */
+void xtime_format_ms(char out[XTIME_MAX], int64_t ms);
+
+/* The current time in milliseconds since the epoch. */
+int64_t xtime_now_ms(void);
+
+/*
+ * 1 if text is an ISO 8601 duration as xAPI uses them ("P" then
+ * nY nM nW nD and "T" nH nM nS, any may be absent but not all, the last unit
+ * may have a decimal fraction; "PnW" alone), else 0.
+ */
+int xtime_duration_valid(const char *text);
+
+#endif

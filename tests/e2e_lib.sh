@@ -1,0 +1,60 @@
+# Helpers for the end-to-end tests, which drive the real lrhub binary.
+# Source it; it sets $L (the binary), $T (a temporary folder, removed at the
+# end) and $F (the fixtures folder), and counts checks for the summary line.
+set -u
+L=${LRHUB:?set LRHUB to the lrhub binary}
+F=${LRHUB_ROOT:-.}/fixtures
+CORPUS=${LRHUB_ROOT:-.}/../shared/corpus
+T=$(mktemp -d "${TMPDIR:-/tmp}/lrhub-e2e.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+export LRHUB_DB="$T/lrhub.db"
+e2e_pass=0
+e2e_fail=0
+
+ok() {
+	e2e_pass=$((e2e_pass + 1))
+}
+
+not_ok() {
+	e2e_fail=$((e2e_fail + 1))
+	echo "not ok: $*"
+}
+
+# check_exit EXPECTED DESCRIPTION COMMAND...: runs COMMAND, output in $T/out and $T/err.
+check_exit() {
+	want=$1
+	what=$2
+	shift 2
+	"$@" >"$T/out" 2>"$T/err"
+	got=$?
+	if [ "$got" -eq "$want" ]; then ok; else
+		not_ok "$what: exit $got, expected $want"
+		sed 's/^/    /' "$T/err" | head -n 10
+	fi
+}
+
+# check_eq DESCRIPTION GOT EXPECTED
+check_eq() {
+	if [ "$2" = "$3" ]; then ok; else not_ok "$1: got '$2', expected '$3'"; fi
+}
+
+# check_grep DESCRIPTION PATTERN FILE: FILE has a line matching PATTERN (fixed string).
+check_grep() {
+	if grep -qF -- "$2" "$3"; then ok; else
+		not_ok "$1: no line with '$2' in $(basename "$3")"
+		sed 's/^/    /' "$3" | head -n 10
+	fi
+}
+
+# check_files DESCRIPTION GOT EXPECTED: the two files are byte for byte the same.
+check_files() {
+	if cmp -s "$2" "$3"; then ok; else
+		not_ok "$1: files differ"
+		diff "$3" "$2" | head -n 20
+	fi
+}
+
+e2e_end() {
+	echo "$e2e_pass passed, $e2e_fail failed"
+	[ "$e2e_fail" -eq 0 ]
+}
