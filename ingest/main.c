@@ -725,7 +725,7 @@ static void print_table(FILE *out, struct table *t)
 		}
 	}
 	for (i = 0; i < 9; i++)
-		fprintf(out, "%-*s%s", w[i], heads[i], i == 8 ? "\n" : "  ");
+		fprintf(out, "%-*s%s", i == 8 ? 0 : w[i], heads[i], i == 8 ? "\n" : "  ");
 	for (r = 0; r < t->n; r++) {
 		const struct completion *c = &t->rows[r];
 		const char *cells[9];
@@ -734,7 +734,7 @@ static void print_table(FILE *out, struct table *t)
 		cells[2] = c->name ? c->name : "-"; cells[3] = c->course_id; cells[4] = buf[4];
 		cells[5] = buf[5]; cells[6] = c->success; cells[7] = buf[7]; cells[8] = c->orgs;
 		for (i = 0; i < 9; i++)
-			fprintf(out, "%-*.*s%s", w[i], 40, cells[i], i == 8 ? "\n" : "  ");
+			fprintf(out, "%-*.*s%s", i == 8 ? 0 : w[i], 40, cells[i], i == 8 ? "\n" : "  ");
 	}
 #undef CELLS
 	fprintf(out, "%zu completion%s\n", t->n, t->n == 1 ? "" : "s");

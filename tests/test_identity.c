@@ -1,0 +1,262 @@
+/*
+ * Unit tests: IFI normalisation, union-find, the string map, UUIDs, and
+ * identity resolution over a real store.
+ */
+#include "lrs/error.h"
+#include "lrs/identity.h"
+#include "lrs/ifi.h"
+#include "lrs/store.h"
+#include "lrs/strmap.h"
+#include "lrs/unionfind.h"
+#include "lrs/uuid.h"
+#include "tests/test.h"
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include <stdlib.h>
+#include <unistd.h>
+
+static void test_email_normalize(void)
+{
+	char out[IFI_MAX];
+
+	CHECK_INT(ifi_email_normalize(out, sizeof(out), "  Alice.Smith@NHS.net \t"), 0);
+	CHECK_STR(out, "alice.smith@nhs.net");
+	CHECK_INT(ifi_email_normalize(out, sizeof(out), "MAILTO:Bob@Example.ORG"), 0);
+	CHECK_STR(out, "bob@example.org");
+	CHECK_INT(ifi_email_normalize(out, sizeof(out), "mailto:"), LR_EINVAL);
+	CHECK_INT(ifi_email_normalize(out, sizeof(out), "no-at-sign"), LR_EINVAL);
+	CHECK_INT(ifi_email_normalize(out, sizeof(out), "@example.org"), LR_EINVAL);
+	CHECK_INT(ifi_email_normalize(out, sizeof(out), "a@"), LR_EINVAL);
+	CHECK_INT(ifi_email_normalize(out, sizeof(out), "a b@example.org"), LR_EINVAL);
+	CHECK_INT(ifi_email_normalize(out, 5, "alice@example.org"), LR_ELIMIT);
+}
+
+static void test_email_sha1(void)
+{
+	char hex[41];
+
+	/* printf 'mailto:alice@example.org' | sha1sum */
+	ifi_email_sha1(hex, "alice@example.org");
+	CHECK_STR(hex, "0e2c7c1362c996630c1cc1ad912cfa202d78e1bc");
+}
+
+static void key_of(const char *json, int want_rc, const char *want_key)
+{
+	char key[IFI_MAX];
+	json_t *agent = json_loads(json, 0, NULL);
+	int rc;
+
+	CHECK(agent != NULL);
+	rc = ifi_key(key, sizeof(key), agent);
+	CHECK_INT(rc, want_rc);
+	if (rc == 0 && want_key)
+		CHECK_STR(key, want_key);
+	json_decref(agent);
+}
+
+static void test_ifi_key(void)
+{
+	key_of("{\"mbox\": \"mailto:Alice@Example.org\"}", 0, "mbox:alice@example.org");
+	key_of("{\"mbox_sha1sum\": \"0E2C7C1362C996630C1CC1AD912CFA202D78E1BC\"}", 0,
+	       "sha1:0e2c7c1362c996630c1cc1ad912cfa202d78e1bc");
+	key_of("{\"openid\": \"http://toby.openid.example.org/\"}", 0,
+	       "openid:http://toby.openid.example.org/");
+	key_of("{\"account\": {\"homePage\": \"https://lms.example\", \"name\": \"42\"}}", 0,
+	       "account:https://lms.example|42");
+	key_of("{\"name\": \"nobody\"}", LR_ENOTFOUND, NULL);
+	key_of("{\"mbox\": \"alice@example.org\"}", LR_EINVAL, NULL);
+	key_of("{\"mbox_sha1sum\": \"abc\"}", LR_EINVAL, NULL);
+	key_of("{\"account\": {\"name\": \"42\"}}", LR_EINVAL, NULL);
+	CHECK_STR(ifi_key_email("mbox:a@b.c"), "a@b.c");
+	CHECK(ifi_key_email("sha1:abc") == NULL);
+}
+
+static void test_unionfind(void)
+{
+	struct unionfind *uf = unionfind_new();
+	long i, n[6];
+
+	CHECK(uf != NULL);
+	for (i = 0; i < 6; i++)
+		n[i] = unionfind_add(uf);
+	CHECK_INT(n[5], 5);
+	unionfind_union(uf, n[0], n[1]);
+	unionfind_union(uf, n[2], n[3]);
+	CHECK(unionfind_find(uf, n[0]) == unionfind_find(uf, n[1]));
+	CHECK(unionfind_find(uf, n[0]) != unionfind_find(uf, n[2]));
+	/* Transitive: 1-3 joins {0,1} and {2,3}. */
+	unionfind_union(uf, n[1], n[3]);
+	CHECK(unionfind_find(uf, n[0]) == unionfind_find(uf, n[2]));
+	CHECK(unionfind_find(uf, n[4]) != unionfind_find(uf, n[0]));
+	CHECK(unionfind_find(uf, n[5]) == n[5]);
+	/* Many nodes in a chain stay cheap and correct. */
+	for (i = 0; i < 100000; i++)
+		unionfind_add(uf);
+	for (i = 6; i < 100005; i++)
+		unionfind_union(uf, i, i + 1);
+	CHECK(unionfind_find(uf, 6) == unionfind_find(uf, 100005));
+	CHECK_INT(unionfind_count(uf), 100006);
+	unionfind_free(uf);
+}
+
+static void test_strmap(void)
+{
+	struct strmap *m = strmap_new();
+	int64_t v;
+	char key[32];
+	int i, ok = 1;
+
+	CHECK(m != NULL);
+	v = 7;
+	CHECK_INT(strmap_get(m, "alpha", 5, &v, 1), 0);
+	v = 9;
+	CHECK_INT(strmap_get(m, "alpha", 5, &v, 1), 1);
+	CHECK_INT(v, 7);
+	CHECK_INT(strmap_get(m, "beta", 4, &v, 0), 0);
+	CHECK_INT(strmap_set(m, "alpha", 5, 11), 0);
+	CHECK_INT(strmap_get(m, "alpha", 5, &v, 0), 1);
+	CHECK_INT(v, 11);
+	CHECK_INT(strmap_set(m, "gamma", 5, 1), LR_ENOTFOUND);
+	for (i = 0; i < 50000; i++) {
+		int n = snprintf(key, sizeof(key), "key-%d", i);
+		v = i;
+		strmap_get(m, key, (size_t)n, &v, 1);
+	}
+	for (i = 0; i < 50000; i++) {
+		int n = snprintf(key, sizeof(key), "key-%d", i);
+		if (strmap_get(m, key, (size_t)n, &v, 0) != 1 || v != i)
+			ok = 0;
+	}
+	CHECK(ok);
+	CHECK_INT(strmap_count(m), 50001);
+	strmap_free(m);
+}
+
+static void test_uuid(void)
+{
+	char out[UUID_STR_LEN + 1];
+
+	CHECK(uuid_is_valid("6690e6c9-3ef0-4ed3-8b37-7f3964730bee"));
+	CHECK(uuid_is_valid("6690E6C9-3EF0-4ED3-8B37-7F3964730BEE"));
+	CHECK(!uuid_is_valid("6690e6c9-3ef0-4ed3-8b37-7f3964730be"));
+	CHECK(!uuid_is_valid("6690e6c9x3ef0-4ed3-8b37-7f3964730bee"));
+	CHECK(!uuid_is_valid(NULL));
+	uuid_normalize(out, "6690E6C9-3EF0-4ED3-8B37-7F3964730BEE");
+	CHECK_STR(out, "6690e6c9-3ef0-4ed3-8b37-7f3964730bee");
+	/* RFC 4122 / Python: uuid.uuid5(uuid.NAMESPACE_DNS, "python.org") */
+	CHECK_INT(uuid_v5(out, "6ba7b810-9dad-11d1-80b4-00c04fd430c8", "python.org", 10), 0);
+	CHECK_STR(out, "886313e1-3b8a-5372-9b90-0c9aee199e5d");
+}
+
+/* ---- identity resolution over a store ---- */
+
+static struct store *store;
+static char path[64];
+
+static void put(const char *org_code, int64_t org_id, const char *json)
+{
+	struct store_source src = { org_id, org_code, 0, 0, 0 };
+	struct lr_error err;
+	enum store_outcome outcome;
+	json_t *st = json_loads(json, 0, NULL);
+	int rc;
+
+	lr_error_clear(&err);
+	CHECK(st != NULL);
+	rc = store_put_statement(store, &err, st, &src, &outcome);
+	CHECK_MSG(rc == 0, "%s", err.text);
+	json_decref(st);
+}
+
+#define STMT(actor) "{\"actor\": " actor ", \"verb\": {\"id\": \"http://adlnet.gov/expapi/verbs/completed\"}," \
+	" \"object\": {\"id\": \"http://example.org/course\"}}"
+
+static long agent_id_of(const char *ifi)
+{
+	sqlite3_stmt *q;
+	long id = -1;
+
+	sqlite3_prepare_v2(store__db(store), "SELECT id FROM agent WHERE ifi = ?", -1, &q, NULL);
+	sqlite3_bind_text(q, 1, ifi, -1, SQLITE_STATIC);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		id = (long)sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	return id;
+}
+
+static long person_of_ifi(struct identity *id, const char *ifi)
+{
+	return identity_person_of(id, agent_id_of(ifi));
+}
+
+static void test_identity_resolve(void)
+{
+	struct store_org a = { 0, "org-a", NULL, NULL, NULL }, b = { 0, "org-b", NULL, NULL, NULL };
+	struct identity *id = NULL;
+	struct lr_error err;
+	int64_t ida, idb;
+	int added;
+	long alice, bob;
+
+	lr_error_clear(&err);
+	snprintf(path, sizeof(path), "/tmp/lrhub-test-identity-%ld.db", (long)getpid());
+	unlink(path);
+	CHECK_INT(store_open(&store, &err, path, STORE_CREATE), 0);
+	CHECK_INT(store_org_add(store, &err, &a), 0);
+	CHECK_INT(store_org_add(store, &err, &b), 0);
+	store_org_id(store, &err, "org-a", &ida);
+	store_org_id(store, &err, "org-b", &idb);
+
+	put("org-a", ida, STMT("{\"mbox\": \"mailto:Alice@Example.org\", \"name\": \"Alice\"}"));
+	/* sha1 of mailto:alice@example.org */
+	put("org-b", idb, STMT("{\"mbox_sha1sum\": \"0e2c7c1362c996630c1cc1ad912cfa202d78e1bc\"}"));
+	put("org-b", idb, STMT("{\"account\": {\"homePage\": \"https://lms.b\", \"name\": \"77\"}, \"name\": \"Bob B\"}"));
+	put("org-a", ida, STMT("{\"mbox\": \"mailto:bob@example.org\", \"name\": \"Bob\"}"));
+	/* The same account name in another org is someone else. */
+	put("org-a", ida, STMT("{\"account\": {\"homePage\": \"https://lms.a\", \"name\": \"77\"}}"));
+
+	CHECK_INT(identity_resolve(&id, &err, store), 0);
+	alice = person_of_ifi(id, "mbox:alice@example.org");
+	CHECK(alice >= 0);
+	CHECK_INT(person_of_ifi(id, "sha1:0e2c7c1362c996630c1cc1ad912cfa202d78e1bc"), alice);
+	CHECK_STR(identity_person_email(id, alice), "alice@example.org");
+	CHECK_STR(identity_person_name(id, alice), "Alice");
+	bob = person_of_ifi(id, "mbox:bob@example.org");
+	CHECK(bob != alice);
+	CHECK(person_of_ifi(id, "account:https://lms.b|77") != bob);
+	CHECK_INT(identity_person_count(id), 4);
+	identity_free(id);
+	id = NULL;
+
+	/* A link added later re-groups what is stored: org-b's account 77 is Bob. */
+	CHECK_INT(store_identity_link(store, &err, idb, "77", " BOB@example.org", "test", &added), 0);
+	CHECK_INT(added, 1);
+	CHECK_INT(store_identity_link(store, &err, idb, "77", "bob@example.org", "test", &added), 0);
+	CHECK_INT(added, 0);
+	CHECK_INT(store_identity_link(store, &err, idb, "78", "not an email", "test", &added), LR_EINVAL);
+	CHECK_INT(identity_resolve(&id, &err, store), 0);
+	bob = person_of_ifi(id, "mbox:bob@example.org");
+	CHECK_INT(person_of_ifi(id, "account:https://lms.b|77"), bob);
+	CHECK(person_of_ifi(id, "account:https://lms.a|77") != bob);
+	CHECK_STR(identity_person_name(id, bob), "Bob");
+	CHECK_INT(identity_person_count(id), 3);
+	/* Ids are stable and depend on the smallest email. */
+	CHECK_STR(identity_person_id(id, bob), "p-686b5e4cf4f963ad");
+	identity_free(id);
+	store_close(store);
+	unlink(path);
+}
+
+int main(void)
+{
+	RUN(test_email_normalize);
+	RUN(test_email_sha1);
+	RUN(test_ifi_key);
+	RUN(test_unionfind);
+	RUN(test_strmap);
+	RUN(test_uuid);
+	RUN(test_identity_resolve);
+	TEST_END();
+}

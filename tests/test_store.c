@@ -1,0 +1,388 @@
+/*
+ * Unit tests: the store (schema, ids, duplicates, conflicts, versions) and
+ * the completion rule, over real SQLite files.
+ */
+#include "lrs/completions.h"
+#include "lrs/error.h"
+#include "lrs/store.h"
+#include "lrs/xtime.h"
+#include "tests/test.h"
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include <stdlib.h>
+#include <unistd.h>
+
+static struct store *store;
+static char path[96];
+static int64_t org_a, org_b;
+
+#define COURSE "http://example.org/course/mecc"
+#define OTHER "http://example.org/course/other"
+#define V "http://adlnet.gov/expapi/verbs/"
+
+static void fresh(void)
+{
+	struct store_org a = { 0, "org-a", NULL, NULL, NULL }, b = { 0, "org-b", NULL, NULL, NULL };
+	struct lr_error err;
+	int64_t course;
+
+	lr_error_clear(&err);
+	if (store)
+		store_close(store);
+	snprintf(path, sizeof(path), "/tmp/lrhub-test-store-%ld.db", (long)getpid());
+	unlink(path);
+	CHECK_INT(store_open(&store, &err, path, STORE_CREATE), 0);
+	CHECK_INT(store_org_add(store, &err, &a), 0);
+	CHECK_INT(store_org_add(store, &err, &b), 0);
+	store_org_id(store, &err, "org-a", &org_a);
+	store_org_id(store, &err, "org-b", &org_b);
+	CHECK_INT(store_course_add(store, &err, "mecc", "MECC"), 0);
+	store_course_id(store, &err, "mecc", &course);
+	CHECK_INT(store_course_alias(store, &err, course, 0, COURSE), 0);
+}
+
+/* Puts a statement; returns the store's code and sets *outcome. */
+static int put_as(int64_t org_id, const char *org, const char *json, enum store_outcome *outcome,
+		  struct lr_error *err)
+{
+	struct store_source src = { org_id, org, 0, 0, 0 };
+	json_t *st = json_loads(json, 0, NULL);
+	int rc;
+
+	lr_error_clear(err);
+	if (!st) {
+		fprintf(stderr, "bad test JSON: %s\n", json);
+		return -100;
+	}
+	rc = store_put_statement(store, err, st, &src, outcome);
+	json_decref(st);
+	return rc;
+}
+
+static void put(int64_t org_id, const char *org, const char *json)
+{
+	enum store_outcome outcome;
+	struct lr_error err;
+	int rc = put_as(org_id, org, json, &outcome, &err);
+
+	CHECK_MSG(rc == 0 && outcome == STORE_NEW, "rc %d: %s: %s", rc, err.field, err.text);
+}
+
+static char *stmt(char *buf, size_t size, const char *id, const char *mbox, const char *verb,
+		  const char *object, const char *extra)
+{
+	snprintf(buf, size,
+		 "{%s%s%s\"actor\": {\"mbox\": \"mailto:%s\"}, \"verb\": {\"id\": \"" V "%s\"},"
+		 " \"object\": {\"id\": \"%s\"}%s%s}",
+		 id ? "\"id\": \"" : "", id ? id : "", id ? "\", " : "", mbox, verb, object,
+		 extra ? ", " : "", extra ? extra : "");
+	return buf;
+}
+
+struct rows {
+	int n;
+	struct completion r[16];
+	char text[16][5][128];
+};
+
+static int keep_row(void *ctx, const struct completion *c)
+{
+	struct rows *rows = ctx;
+	int i = rows->n++;
+
+	if (i >= 16)
+		return -1;
+	rows->r[i] = *c;
+	snprintf(rows->text[i][0], 128, "%s", c->email ? c->email : "");
+	snprintf(rows->text[i][1], 128, "%s", c->orgs);
+	snprintf(rows->text[i][2], 128, "%s", c->success);
+	snprintf(rows->text[i][3], 128, "%s", c->person_id);
+	rows->r[i].email = rows->text[i][0];
+	rows->r[i].orgs = rows->text[i][1];
+	rows->r[i].success = rows->text[i][2];
+	rows->r[i].person_id = rows->text[i][3];
+	return 0;
+}
+
+static void derive(struct rows *rows, const struct completions_query *q)
+{
+	struct completions_query none = { 0 };
+	struct lr_error err;
+
+	lr_error_clear(&err);
+	memset(rows, 0, sizeof(*rows));
+	CHECK_INT(completions_each(store, &err, q ? q : &none, keep_row, rows), 0);
+}
+
+static void test_ids_and_duplicates(void)
+{
+	char buf[1024];
+	enum store_outcome outcome;
+	struct lr_error err;
+	long count;
+
+	fresh();
+	put(org_a, "org-a", stmt(buf, sizeof(buf), "AAAAAAAA-0000-4000-8000-000000000001", "a@x.org",
+				 "completed", COURSE, NULL));
+	/* The same statement again, its id in lower case: a no-op. */
+	CHECK_INT(put_as(org_a, "org-a", stmt(buf, sizeof(buf), "aaaaaaaa-0000-4000-8000-000000000001",
+					      "a@x.org", "completed", COURSE, NULL), &outcome, &err), 0);
+	CHECK_INT(outcome, STORE_DUPLICATE);
+	/* Differences the spec ignores: mbox case, a verb display, an activity definition. */
+	CHECK_INT(put_as(org_a, "org-a",
+			 "{\"id\": \"aaaaaaaa-0000-4000-8000-000000000001\","
+			 " \"actor\": {\"objectType\": \"Agent\", \"mbox\": \"mailto:A@X.org\"},"
+			 " \"verb\": {\"id\": \"" V "completed\", \"display\": {\"en\": \"done\"}},"
+			 " \"object\": {\"id\": \"" COURSE "\", \"definition\": {\"name\": {\"en\": \"M\"}}}}",
+			 &outcome, &err), 0);
+	CHECK_INT(outcome, STORE_DUPLICATE);
+	/* A different verb under the same id: a conflict, not stored. */
+	CHECK_INT(put_as(org_a, "org-a", stmt(buf, sizeof(buf), "aaaaaaaa-0000-4000-8000-000000000001",
+					      "a@x.org", "passed", COURSE, NULL), &outcome, &err),
+		  LR_ECONFLICT);
+	CHECK_STR(err.text, "statement aaaaaaaa-0000-4000-8000-000000000001 is already stored with different content");
+	/* No id: derived from content and org, so a re-send is a no-op ... */
+	put(org_a, "org-a", stmt(buf, sizeof(buf), NULL, "b@x.org", "completed", COURSE, NULL));
+	CHECK_INT(put_as(org_a, "org-a", stmt(buf, sizeof(buf), NULL, "b@x.org", "completed", COURSE, NULL),
+			 &outcome, &err), 0);
+	CHECK_INT(outcome, STORE_DUPLICATE);
+	/* ... while the same content from another org is another record. */
+	put(org_b, "org-b", stmt(buf, sizeof(buf), NULL, "b@x.org", "completed", COURSE, NULL));
+	/* Invalid statements are refused with where and why. */
+	CHECK_INT(put_as(org_a, "org-a", "{\"verb\": {\"id\": \"" V "completed\"}, \"object\": {\"id\": \"" COURSE "\"}}",
+			 &outcome, &err), LR_EINVAL);
+	CHECK_STR(err.field, "actor");
+	CHECK_INT(store_count_statements(store, &err, 0, &count), 0);
+	CHECK_INT(count, 3);
+}
+
+static void test_stored_form(void)
+{
+	char buf[1024];
+	sqlite3_stmt *q;
+	json_t *st;
+
+	fresh();
+	put(org_a, "org-a", stmt(buf, sizeof(buf), NULL, "a@x.org", "completed", COURSE,
+				 "\"timestamp\": \"2025-03-01T10:00:00+01:00\""));
+	sqlite3_prepare_v2(store__db(store), "SELECT json, ts FROM statement", -1, &q, NULL);
+	CHECK_INT(sqlite3_step(q), SQLITE_ROW);
+	st = json_loads((const char *)sqlite3_column_text(q, 0), 0, NULL);
+	CHECK(st != NULL);
+	CHECK(json_is_string(json_object_get(st, "id")));
+	CHECK(json_is_string(json_object_get(st, "stored")));
+	CHECK_STR(json_string_value(json_object_get(st, "version")), "1.0.0");
+	CHECK_STR(json_string_value(json_object_get(json_object_get(json_object_get(st, "authority"), "account"), "name")),
+		  "org-a");
+	/* The timestamp as given; its instant in the ts column. */
+	CHECK_STR(json_string_value(json_object_get(st, "timestamp")), "2025-03-01T10:00:00+01:00");
+	CHECK_INT(sqlite3_column_int64(q, 1), 1740819600000LL);
+	json_decref(st);
+	sqlite3_finalize(q);
+}
+
+static void test_completion_rule(void)
+{
+	char buf[1024];
+	struct rows rows;
+	struct completions_query q = { 0 };
+
+	fresh();
+	/* a: completed twice, once at each org; the earliest and latest kept. */
+	put(org_a, "org-a", stmt(buf, sizeof(buf), NULL, "a@x.org", "completed", COURSE,
+				 "\"timestamp\": \"2025-02-01T00:00:00Z\""));
+	put(org_b, "org-b", stmt(buf, sizeof(buf), NULL, "a@x.org", "completed", COURSE,
+				 "\"timestamp\": \"2025-01-01T00:00:00+02:00\""));
+	/* b: failed, then passed: success is passed; best score the highest. */
+	put(org_a, "org-a", stmt(buf, sizeof(buf), NULL, "b@x.org", "failed", COURSE,
+				 "\"result\": {\"score\": {\"scaled\": 0.4}, \"success\": false}, \"timestamp\": \"2025-01-01T00:00:00Z\""));
+	put(org_a, "org-a", stmt(buf, sizeof(buf), NULL, "b@x.org", "passed", COURSE,
+				 "\"result\": {\"score\": {\"scaled\": -0.5}}, \"timestamp\": \"2025-01-02T00:00:00Z\""));
+	/* c: only failed: no completion, no row. */
+	put(org_a, "org-a", stmt(buf, sizeof(buf), NULL, "c@x.org", "failed", COURSE, NULL));
+	/* d: result.completion true on another verb; failing evidence only. */
+	put(org_a, "org-a", stmt(buf, sizeof(buf), NULL, "d@x.org", "experienced", COURSE,
+				 "\"result\": {\"completion\": true, \"success\": false}, \"timestamp\": \"2025-01-03T00:00:00Z\""));
+	/* e: satisfied (ADL vocabulary IRI). */
+	snprintf(buf, sizeof(buf),
+		 "{\"actor\": {\"mbox\": \"mailto:e@x.org\"}, \"verb\": {\"id\": \"https://w3id.org/xapi/adl/verbs/satisfied\"},"
+		 " \"object\": {\"id\": \"%s\"}, \"timestamp\": \"2025-01-04T00:00:00Z\"}", COURSE);
+	put(org_a, "org-a", buf);
+	/* f: completed an activity that is no course's alias: no row. */
+	put(org_a, "org-a", stmt(buf, sizeof(buf), NULL, "f@x.org", "completed", OTHER, NULL));
+	/* g: result.completion false on "experienced": no row. */
+	put(org_a, "org-a", stmt(buf, sizeof(buf), NULL, "g@x.org", "experienced", COURSE,
+				 "\"result\": {\"completion\": false}"));
+	/* A group's completion is not a person's. */
+	snprintf(buf, sizeof(buf),
+		 "{\"actor\": {\"objectType\": \"Group\", \"mbox\": \"mailto:team@x.org\"}, \"verb\": {\"id\": \"" V "completed\"},"
+		 " \"object\": {\"id\": \"%s\"}}", COURSE);
+	put(org_a, "org-a", buf);
+
+	derive(&rows, NULL);
+	CHECK_INT(rows.n, 4);
+	CHECK_STR(rows.r[0].email, "a@x.org");
+	CHECK_INT(rows.r[0].completions, 2);
+	CHECK_INT(rows.r[0].first_completed_ms, 1735682400000LL); /* 2024-12-31T22:00:00Z */
+	CHECK_INT(rows.r[0].last_completed_ms, 1738368000000LL);  /* 2025-02-01T00:00:00Z */
+	CHECK_STR(rows.r[0].orgs, "org-a;org-b");
+	CHECK_STR(rows.r[0].success, "unknown");
+	CHECK_INT(rows.r[0].has_score, 0);
+	CHECK_STR(rows.r[1].email, "b@x.org");
+	CHECK_STR(rows.r[1].success, "passed");
+	CHECK(rows.r[1].has_score && rows.r[1].best_score_scaled == 0.4);
+	CHECK_INT(rows.r[1].completions, 1);
+	CHECK_STR(rows.r[2].email, "d@x.org");
+	CHECK_STR(rows.r[2].success, "failed");
+	CHECK_STR(rows.r[3].email, "e@x.org");
+
+	/* --org: only that org's evidence. */
+	q.org = "org-b";
+	derive(&rows, &q);
+	CHECK_INT(rows.n, 1);
+	CHECK_STR(rows.r[0].orgs, "org-b");
+	/* --until: evidence up to then; --since: first completed from then. */
+	memset(&q, 0, sizeof(q));
+	q.has_until = 1;
+	xtime_parse(&q.until_ms, "2025-01-01T23:59:59Z", 0);
+	derive(&rows, &q);
+	CHECK_INT(rows.n, 1); /* a, by org-b only; b's pass came later */
+	CHECK_INT(rows.r[0].completions, 1);
+	CHECK_STR(rows.r[0].orgs, "org-b");
+	memset(&q, 0, sizeof(q));
+	q.has_since = 1;
+	xtime_parse(&q.since_ms, "2025-01-02T00:00:00Z", 0);
+	derive(&rows, &q);
+	CHECK_INT(rows.n, 3); /* b, d, e */
+	CHECK_STR(rows.r[0].email, "b@x.org");
+}
+
+static void test_voiding(void)
+{
+	char buf[1024];
+	struct rows rows;
+
+	fresh();
+	put(org_a, "org-a", stmt(buf, sizeof(buf), "11111111-1111-4111-8111-111111111111", "a@x.org",
+				 "completed", COURSE, NULL));
+	put(org_a, "org-a", stmt(buf, sizeof(buf), "22222222-2222-4222-8222-222222222222", "b@x.org",
+				 "completed", COURSE, NULL));
+	derive(&rows, NULL);
+	CHECK_INT(rows.n, 2);
+	/* A voiding statement that arrives before its target still voids it. */
+	snprintf(buf, sizeof(buf),
+		 "{\"actor\": {\"mbox\": \"mailto:admin@x.org\"}, \"verb\": {\"id\": \"" V "voided\"},"
+		 " \"object\": {\"objectType\": \"StatementRef\", \"id\": \"%s\"}}",
+		 "33333333-3333-4333-8333-333333333333");
+	put(org_a, "org-a", buf);
+	put(org_a, "org-a", stmt(buf, sizeof(buf), "33333333-3333-4333-8333-333333333333", "c@x.org",
+				 "completed", COURSE, NULL));
+	/* Voiding a: by org-a, it counts. Voiding b: by org-b, it does not. */
+	snprintf(buf, sizeof(buf),
+		 "{\"actor\": {\"mbox\": \"mailto:admin@x.org\"}, \"verb\": {\"id\": \"" V "voided\"},"
+		 " \"object\": {\"objectType\": \"StatementRef\", \"id\": \"11111111-1111-4111-8111-111111111111\"}}");
+	put(org_a, "org-a", buf);
+	snprintf(buf, sizeof(buf),
+		 "{\"actor\": {\"mbox\": \"mailto:admin@x.org\"}, \"verb\": {\"id\": \"" V "voided\"},"
+		 " \"object\": {\"objectType\": \"StatementRef\", \"id\": \"22222222-2222-4222-8222-222222222222\"}}");
+	put(org_b, "org-b", buf);
+	derive(&rows, NULL);
+	CHECK_INT(rows.n, 1);
+	CHECK_STR(rows.r[0].email, "b@x.org");
+}
+
+static void test_aliases(void)
+{
+	struct lr_error err;
+	int64_t course, other;
+	char buf[1024];
+	struct rows rows;
+
+	fresh();
+	lr_error_clear(&err);
+	CHECK_INT(store_course_add(store, &err, "other", "Other"), 0);
+	store_course_id(store, &err, "mecc", &course);
+	store_course_id(store, &err, "other", &other);
+	/* org-b's local key for mecc; the same key at org-a means nothing. */
+	CHECK_INT(store_course_alias(store, &err, course, org_b, OTHER), 0);
+	CHECK_INT(store_course_alias(store, &err, course, org_b, OTHER), 0); /* again: fine */
+	CHECK_INT(store_course_alias(store, &err, other, org_b, OTHER), LR_EEXISTS);
+	lr_error_clear(&err);
+	CHECK_INT(store_course_add(store, &err, "mecc", "again"), LR_EEXISTS);
+	lr_error_clear(&err);
+	CHECK_INT(store_course_add(store, &err, "bad code", "x"), LR_EINVAL);
+	put(org_b, "org-b", stmt(buf, sizeof(buf), NULL, "a@x.org", "completed", OTHER, NULL));
+	put(org_a, "org-a", stmt(buf, sizeof(buf), NULL, "b@x.org", "completed", OTHER, NULL));
+	derive(&rows, NULL);
+	CHECK_INT(rows.n, 1);
+	CHECK_STR(rows.r[0].email, "a@x.org");
+}
+
+static void test_versions(void)
+{
+	struct lr_error err;
+	struct store *s2 = NULL;
+	char missing[128];
+
+	fresh();
+	store_close(store);
+	store = NULL;
+	/* A store from a newer lrhub is refused. */
+	{
+		sqlite3 *db;
+		sqlite3_open(path, &db);
+		sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL);
+		sqlite3_close(db);
+	}
+	lr_error_clear(&err);
+	CHECK_INT(store_open(&s2, &err, path, 0), LR_EVERSION);
+	CHECK(strstr(err.text, "upgrade lrhub") != NULL);
+	snprintf(missing, sizeof(missing), "/tmp/lrhub-test-missing-%ld/x.db", (long)getpid());
+	lr_error_clear(&err);
+	CHECK_INT(store_open(&s2, &err, missing, STORE_READONLY), LR_ENOTFOUND);
+	CHECK(strstr(err.text, "lrhub init") != NULL);
+	unlink(path);
+}
+
+static void test_csv_writer(void)
+{
+	struct completion c = { 0 };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&buf, &len);
+
+	c.person_id = "p-1";
+	c.email = "a@x.org";
+	c.name = "Smith, \"Al\"";
+	c.course_id = "mecc";
+	c.course_title = "Line\nbreak";
+	c.first_completed_ms = 0;
+	c.last_completed_ms = 1500;
+	c.completions = 3;
+	c.success = "passed";
+	c.has_score = 1;
+	c.best_score_scaled = 0.875;
+	c.orgs = "a;b";
+	CHECK_INT(completions_write_csv(fp, &c), 0);
+	fclose(fp);
+	CHECK_STR(buf, "p-1,a@x.org,\"Smith, \"\"Al\"\"\",mecc,\"Line\nbreak\",1970-01-01T00:00:00Z,"
+		       "1970-01-01T00:00:01.500Z,3,passed,0.875,a;b\r\n");
+	free(buf);
+}
+
+int main(void)
+{
+	RUN(test_ids_and_duplicates);
+	RUN(test_stored_form);
+	RUN(test_completion_rule);
+	RUN(test_voiding);
+	RUN(test_aliases);
+	RUN(test_versions);
+	RUN(test_csv_writer);
+	if (store)
+		store_close(store);
+	unlink(path);
+	TEST_END();
+}
