@@ -34,6 +34,12 @@ enum xapi_flags {
  * Checks that statement (borrowed) is a valid xAPI statement. Returns 0, or
  * LR_EINVAL with err->field and err->text saying where and what. Properties
  * the LRS sets (stored, authority, version) are checked when present.
+ * XAPI_STRICT_103 also refuses version "2.0..." and context.contextAgents /
+ * contextGroups; XAPI_STRICT_200 also refuses a single Activity (not in an
+ * array) in contextActivities and a timestamp without a time zone. Texts
+ * are short lower-case phrases ("is required", "is not an IRI", "is not
+ * allowed here"); a value that is not an object at all has an empty field
+ * and the text "the statement must be a JSON object". Does not allocate.
  */
 int xapi_validate(struct lr_error *err, const struct json_t *statement, unsigned flags);
 
@@ -45,6 +51,16 @@ int xapi_validate(struct lr_error *err, const struct json_t *statement, unsigned
  * display; Group members in a sorted order; mbox and mbox_sha1sum in lower
  * case; keys sorted. Two statements are "the same" when their digests are
  * equal. statement must have passed xapi_validate. Returns 0 or LR_ENOMEM.
+ *
+ * In detail, the comparison form is canonical JSON (no white space, keys in
+ * strcmp order, only '"', '\' and control characters escaped, numbers by
+ * value so that 65 and 65.0 are equal) of the statement where also: a
+ * SubStatement gets the same treatment; an absent objectType is written as
+ * its default (Agent for agents, Activity for activities); a single
+ * contextActivities Activity is an array of one; registration and
+ * StatementRef ids are lower case; result.duration keeps at most two
+ * decimals of seconds (xAPI 4.6). Changing any of this changes every
+ * stored digest and derived id.
  */
 int xapi_digest(unsigned char out[32], const struct json_t *statement);
 

@@ -19,7 +19,10 @@
  * 'T' or 't' separator, optional fractional seconds of any length (cut to
  * milliseconds), into milliseconds since the epoch in UTC (*out_ms).
  * A date-time without a zone is refused unless allow_local is non-zero, in
- * which case it is read as UTC. Returns 0 or LR_EINVAL.
+ * which case it is read as UTC. Also read, as ISO 8601 allows: "hh:mm"
+ * without seconds, ',' as the decimal sign, and the basic format
+ * ("20130401T120000Z"). Years 0001 to 9999; no leap seconds (":60" is
+ * refused), no "24:00". Returns 0 or LR_EINVAL.
  */
 int xtime_parse(int64_t *out_ms, const char *text, int allow_local);
 

@@ -1,6 +1,6 @@
 # End to end: three orgs' xAPI exports into one store, then one row per
 # person per course, compared with a hand-written expected CSV.
-. "$(dirname "$0")/e2e_lib.sh"
+. "$(dirname "$0")/lib.sh"
 M=$F/multiorg
 
 check_exit 0 "init" $L init

@@ -189,7 +189,7 @@ static char *dump(const struct jsonstream_options *opts, jsonstream_read_fn read
 static void read_options(const char *dir, struct jsonstream_options *opts,
 			 const char *keys[8], char storage[256])
 {
-	char path[512], line[256];
+	char path[600], line[256];
 	FILE *f;
 	size_t n = 0;
 	char *tok, *save;
