@@ -3,8 +3,9 @@
 #   make deps       install the Debian packages needed (root or sudo)
 #   make            build build/lrhub
 #   make demo       deps, build, ingest the demo exports, print completions
-#   make check      deps, build, run every test
-#   make SANITIZE=address,undefined check   the same under ASan and UBSan
+#   make check      deps, build, run every test, then all again under ASan+UBSan
+#   make check-fast the tests of the plain build only
+#   make SANITIZE=address,undefined   build into build-san with the sanitizers
 #   make install PREFIX=/usr/local DESTDIR=
 
 PREFIX ?= /usr/local
@@ -35,7 +36,7 @@ LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC = $(wildcard tests/test_*.c)
 TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps demo check unit e2e install uninstall clean bench fuzz
+.PHONY: all deps demo check check-fast tests-build install uninstall clean bench fuzz
 all: $(BUILD)/lrhub
 
 deps:
@@ -59,15 +60,22 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@sh scripts/demo.sh $(BUILD)/lrhub
 
+# The whole suite, then the whole suite again built with ASan and UBSan.
 check: DEPS_ARGS = --test
 check: deps
-	@$(MAKE) --no-print-directory all tests-build
+	@$(MAKE) --no-print-directory BUILD=build SANITIZE= tests-build
+	@$(MAKE) --no-print-directory BUILD=build-san SANITIZE=address,undefined OPT="-O1 -g" tests-build
+	@sh tests/run.sh build build-san
+
+# Only the plain build's tests (quicker while working).
+check-fast: tests-build
 	@sh tests/run.sh $(BUILD)
 
-tests-build: $(TEST_BIN) $(BUILD)/lrhub
+tests-build: $(TEST_BIN) $(BUILD)/lrhub $(BUILD)/gen
 
-unit: $(TEST_BIN)
-	@sh tests/run.sh $(BUILD) unit
+$(BUILD)/gen: bench/gen.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 -Wall -Wextra -o $@ $<
 
 install: $(BUILD)/lrhub
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -526,6 +527,14 @@ static void on_file(void *ctx, const struct ingest_file_result *f)
 		       f->counts.rejected);
 }
 
+/* The peak resident memory of this process so far, in KiB. */
+static long max_rss_kb(void)
+{
+	struct rusage ru;
+
+	return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : 0;
+}
+
 static int cmd_ingest(int argc, char **argv)
 {
 	struct ingest_options io = { 0 };
@@ -587,7 +596,7 @@ static int cmd_ingest(int argc, char **argv)
 	}
 	if (ui.json) {
 		json_t *doc = json_pack(
-			"{s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:o, s:o}",
+			"{s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:I, s:o, s:o}",
 			"run", (json_int_t)report.run_id, "org", io.org,
 			"files", (json_int_t)report.files, "files_failed", (json_int_t)report.files_failed,
 			"files_partial", (json_int_t)report.files_partial,
@@ -595,6 +604,7 @@ static int cmd_ingest(int argc, char **argv)
 			"duplicates", (json_int_t)report.counts.duplicates,
 			"conflicts", (json_int_t)report.counts.conflicts,
 			"rejected", (json_int_t)report.counts.rejected, "exit_status", rc,
+			"max_rss_kb", (json_int_t)max_rss_kb(),
 			"file_reports", ui.files, "rejects", ui.rejects);
 		ui.files = ui.rejects = NULL;
 		if (doc)
