@@ -3,9 +3,10 @@
  * the memory test: authoring-tool and LMS shaped, about 1 KB each, learners
  * known by account or mbox, context activities, results, a few voids.
  *
- *   gen N [SEED] > statements.jsonl
+ *   gen N [SEED [LEARNERS]] > statements.jsonl
  *
- * The output is a function of N and SEED only.
+ * LEARNERS (default 200000) is the size of the population the learners are
+ * drawn from. The output is a function of the arguments only.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -29,16 +30,20 @@ static const char *const orgs[] = { "north-trust", "county-council", "riverside-
 int main(int argc, char **argv)
 {
 	long n, i;
+	unsigned population;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: gen N [SEED]\n");
+		fprintf(stderr, "usage: gen N [SEED [LEARNERS]]\n");
 		return 1;
 	}
 	n = strtol(argv[1], NULL, 10);
 	state = argc > 2 ? strtoull(argv[2], NULL, 10) : 1;
+	population = argc > 3 ? (unsigned)strtoul(argv[3], NULL, 10) : 200000;
+	if (population == 0)
+		population = 1;
 	for (i = 0; i < n; i++) {
 		uint64_t r = next();
-		unsigned learner = (unsigned)(r % 200000);
+		unsigned learner = (unsigned)(r % population);
 		unsigned course = (unsigned)((r >> 20) % 40);
 		unsigned sco = (unsigned)((r >> 28) % 12);
 		const char *verb = verbs[(r >> 36) % 9];

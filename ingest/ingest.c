@@ -5,6 +5,7 @@
 #include "adapters/adapter.h"
 #include "lrs/error.h"
 #include "lrs/hash.h"
+#include "lrs/identity.h"
 #include "lrs/store.h"
 #include "lrs/xapi.h"
 
@@ -380,6 +381,9 @@ int ingest_paths(struct store *s, struct lr_error *err, const struct ingest_opti
 				  report->files) != 0 && rc == 0)
 			rc = err->code;
 	}
+	/* Keep the store's person tables in step with what came in. */
+	if (rc == 0 && report->counts.accepted > 0)
+		rc = identity_refresh(err, s);
 out:
 	free(tz.timezone);
 	return rc;

@@ -11,6 +11,7 @@
 #include "ingest/ingest.h"
 #include "lrs/completions.h"
 #include "lrs/error.h"
+#include "lrs/identity.h"
 #include "lrs/store.h"
 #include "lrs/xtime.h"
 
@@ -433,6 +434,10 @@ static int cmd_identity(int argc, char **argv)
 		goto out;
 	}
 	in_tx = 0;
+	if (added > 0 && identity_refresh(&err, s) != 0) {
+		rc = fail(&err);
+		goto out;
+	}
 	printf("%ld identity links added, %ld already known, %ld rejected\n", added, known, rejected);
 	rc = rejected ? (added + known ? EXIT_REJECTS : EXIT_FATAL) : EXIT_OK;
 out:

@@ -29,6 +29,17 @@ struct identity;
 int identity_resolve(struct identity **out, struct lr_error *err, struct store *s);
 void identity_free(struct identity *id);
 
+/*
+ * Writes the resolved persons into the store's person and person_agent
+ * tables, replacing what was there, in one transaction of its own. These
+ * tables are for readers of the database (SQL, reports); lrhub itself always
+ * resolves afresh.
+ */
+int identity_save(const struct identity *id, struct lr_error *err, struct store *s);
+
+/* Resolves and saves: identity_resolve then identity_save. */
+int identity_refresh(struct lr_error *err, struct store *s);
+
 /* The person of an agent row id, or -1 if the agent is unknown. */
 long identity_person_of(const struct identity *id, int64_t agent_id);
 

@@ -101,6 +101,15 @@ static const char *const migrations[] = {
 	"  source TEXT,"
 	"  created_at TEXT NOT NULL,"
 	"  PRIMARY KEY(org_id, key, email)) WITHOUT ROWID;",
+	/* 2: the persons as last resolved, for readers of the database itself */
+	"CREATE TABLE person("
+	"  id TEXT PRIMARY KEY,"
+	"  email TEXT,"
+	"  name TEXT) WITHOUT ROWID;"
+	"CREATE TABLE person_agent("
+	"  agent_id INTEGER PRIMARY KEY,"
+	"  person_id TEXT NOT NULL);"
+	"CREATE INDEX person_agent_person ON person_agent(person_id);",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -338,8 +347,12 @@ int store_open(struct store **out, struct lr_error *err, const char *path, unsig
 			goto out;
 		}
 		sqlite3_exec(s->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
+		/* Checkpoint in larger steps: fewer rewrites of hot index pages. */
+		sqlite3_exec(s->db, "PRAGMA wal_autocheckpoint = 8192", NULL, NULL, NULL);
 	}
 	sqlite3_exec(s->db, "PRAGMA foreign_keys = OFF", NULL, NULL, NULL);
+	/* 16 MiB of page cache keeps the id and object indexes' upper levels in memory. */
+	sqlite3_exec(s->db, "PRAGMA cache_size = -16384", NULL, NULL, NULL);
 	rc = migrate(s, err, flags);
 out:
 	if (rc != 0) {
@@ -503,10 +516,26 @@ static int each_row(struct store *s, struct lr_error *err, sqlite3_stmt *q,
 	return rc;
 }
 
+/* A caller's row callback, of whichever row type, and its context. */
 struct each_ctx {
-	void *fn;
+	void (*fn)(void);
 	void *ctx;
 };
+
+/* Runs query which (with ?1 bound to value when bind_value) and hands each row to row(). */
+static int each_query(struct store *s, struct lr_error *err, enum query which,
+		      int (*row)(void *ctx, sqlite3_stmt *q), void (*fn)(void), void *ctx,
+		      int bind_value, int64_t value)
+{
+	sqlite3_stmt *q = query(s, err, which);
+	struct each_ctx e = { fn, ctx };
+
+	if (!q)
+		return err->code;
+	if (bind_value)
+		sqlite3_bind_int64(q, 1, value);
+	return each_row(s, err, q, row, &e);
+}
 
 static int org_row(void *ctx, sqlite3_stmt *q)
 {
@@ -524,12 +553,7 @@ static int org_row(void *ctx, sqlite3_stmt *q)
 int store_org_each(struct store *s, struct lr_error *err,
 		   int (*fn)(void *ctx, const struct store_org *org), void *ctx)
 {
-	sqlite3_stmt *q = query(s, err, Q_ORG_EACH);
-	struct each_ctx e = { (void *)fn, ctx };
-
-	if (!q)
-		return err->code;
-	return each_row(s, err, q, org_row, &e);
+	return each_query(s, err, Q_ORG_EACH, org_row, (void (*)(void))fn, ctx, 0, 0);
 }
 
 /* ---- courses ---- */
@@ -615,12 +639,7 @@ static int course_row(void *ctx, sqlite3_stmt *q)
 int store_course_each(struct store *s, struct lr_error *err,
 		      int (*fn)(void *ctx, const struct store_course *course), void *ctx)
 {
-	sqlite3_stmt *q = query(s, err, Q_COURSE_EACH);
-	struct each_ctx e = { (void *)fn, ctx };
-
-	if (!q)
-		return err->code;
-	return each_row(s, err, q, course_row, &e);
+	return each_query(s, err, Q_COURSE_EACH, course_row, (void (*)(void))fn, ctx, 0, 0);
 }
 
 static int unmapped_row(void *ctx, sqlite3_stmt *q)
@@ -640,12 +659,7 @@ static int unmapped_row(void *ctx, sqlite3_stmt *q)
 int store_unmapped_each(struct store *s, struct lr_error *err,
 			int (*fn)(void *ctx, const struct store_unmapped *row), void *ctx)
 {
-	sqlite3_stmt *q = query(s, err, Q_UNMAPPED);
-	struct each_ctx e = { (void *)fn, ctx };
-
-	if (!q)
-		return err->code;
-	return each_row(s, err, q, unmapped_row, &e);
+	return each_query(s, err, Q_UNMAPPED, unmapped_row, (void (*)(void))fn, ctx, 0, 0);
 }
 
 /* ---- identity ---- */
@@ -824,7 +838,6 @@ static int reject_row(void *ctx, sqlite3_stmt *q)
 int store_reject_each(struct store *s, struct lr_error *err, int64_t run_id,
 		      int (*fn)(void *ctx, const struct store_reject *rej), void *ctx)
 {
-	struct each_ctx e = { (void *)fn, ctx };
 	sqlite3_stmt *q;
 
 	if (run_id <= 0) {
@@ -836,10 +849,7 @@ int store_reject_each(struct store *s, struct lr_error *err, int64_t run_id,
 		if (run_id <= 0)
 			return 0;
 	}
-	if (!(q = query(s, err, Q_REJECT_EACH)))
-		return err->code;
-	sqlite3_bind_int64(q, 1, run_id);
-	return each_row(s, err, q, reject_row, &e);
+	return each_query(s, err, Q_REJECT_EACH, reject_row, (void (*)(void))fn, ctx, 1, run_id);
 }
 
 static int run_row(void *ctx, sqlite3_stmt *q)
@@ -866,13 +876,7 @@ static int run_row(void *ctx, sqlite3_stmt *q)
 int store_run_each(struct store *s, struct lr_error *err, long limit,
 		   int (*fn)(void *ctx, const struct store_run *run), void *ctx)
 {
-	sqlite3_stmt *q = query(s, err, Q_RUN_EACH);
-	struct each_ctx e = { (void *)fn, ctx };
-
-	if (!q)
-		return err->code;
-	sqlite3_bind_int64(q, 1, limit > 0 ? limit : -1);
-	return each_row(s, err, q, run_row, &e);
+	return each_query(s, err, Q_RUN_EACH, run_row, (void (*)(void))fn, ctx, 1, limit > 0 ? limit : -1);
 }
 
 /* ---- statements ---- */

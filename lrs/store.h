@@ -21,7 +21,6 @@ struct json_t;
 struct lr_error;
 struct store;
 
-#define STORE_SCHEMA_VERSION 1
 
 enum store_open_flags {
 	STORE_CREATE = 1,     /* create the file if it does not exist */

@@ -72,13 +72,14 @@ void strmap_free(struct strmap *m)
 	free(m);
 }
 
+/* Copies key into the arena with a NUL after it, so text keys can be read as strings. */
 static const unsigned char *arena_copy(struct strmap *m, const void *key, size_t len)
 {
 	struct chunk *c = m->arena;
 	unsigned char *p;
 
-	if (!c || c->size - c->used < len) {
-		size_t size = len > 65536 ? len : 65536;
+	if (!c || c->size - c->used < len + 1) {
+		size_t size = len + 1 > 65536 ? len + 1 : 65536;
 		c = malloc(sizeof(*c) + size);
 		if (!c)
 			return NULL;
@@ -90,7 +91,8 @@ static const unsigned char *arena_copy(struct strmap *m, const void *key, size_t
 	p = c->data + c->used;
 	if (len)
 		memcpy(p, key, len);
-	c->used += len;
+	p[len] = '\0';
+	c->used += len + 1;
 	return p;
 }
 
@@ -145,7 +147,7 @@ int strmap_get(struct strmap *m, const void *key, size_t len, int64_t *value, in
 			return LR_ENOMEM;
 		s = find(m, key, len, h);
 	}
-	s->key = arena_copy(m, key, len ? len : 1);
+	s->key = arena_copy(m, key, len);
 	if (!s->key)
 		return LR_ENOMEM;
 	s->len = len;
@@ -163,6 +165,13 @@ int strmap_set(struct strmap *m, const void *key, size_t len, int64_t value)
 		return LR_ENOTFOUND;
 	s->value = value;
 	return 0;
+}
+
+const char *strmap_key(struct strmap *m, const void *key, size_t len)
+{
+	struct slot *s = find(m, key, len, hash_bytes(key, len));
+
+	return s->key ? (const char *)s->key : NULL;
 }
 
 size_t strmap_count(const struct strmap *m)

@@ -22,6 +22,9 @@ void strmap_free(struct strmap *m);
  */
 int strmap_get(struct strmap *m, const void *key, size_t len, int64_t *value, int insert);
 
+/* The map's own copy of key (stable while the map lives), or NULL if absent. */
+const char *strmap_key(struct strmap *m, const void *key, size_t len);
+
 /* Replaces the value of a key that is in the map; 0, or LR_ENOTFOUND. */
 int strmap_set(struct strmap *m, const void *key, size_t len, int64_t value);
 

@@ -47,6 +47,11 @@ check_grep "identity import counts" "1 identity links added, 0 already known, 0 
 check_exit 0 "completions" $L completions -o "$T/completions.csv"
 check_files "completions match the expected CSV" "$T/completions.csv" "$M/expected-completions.csv"
 
+# The store keeps the resolved persons for readers of the database.
+check_eq "persons saved" "$(sqlite3 "$LRHUB_DB" 'SELECT count(*) FROM person')" 8
+check_eq "Dan's two identifiers are one person" \
+	"$(sqlite3 "$LRHUB_DB" "SELECT count(DISTINCT person_id) FROM person_agent pa JOIN agent a ON a.id = pa.agent_id WHERE a.ifi IN ('mbox:dan.brown@council-b.gov.uk', 'account:https://lms.council-b.example|4471')")" 1
+
 # The same store, the same answer.
 check_exit 0 "completions again" $L completions
 check_files "completions are stable" "$T/out" "$M/expected-completions.csv"

@@ -244,6 +244,18 @@ static void test_identity_resolve(void)
 	CHECK_INT(identity_person_count(id), 3);
 	/* Ids are stable and depend on the smallest email. */
 	CHECK_STR(identity_person_id(id, bob), "p-686b5e4cf4f963ad");
+	/* Saved for readers of the database. */
+	CHECK_INT(identity_save(id, &err, store), 0);
+	{
+		sqlite3_stmt *q;
+		sqlite3_prepare_v2(store__db(store),
+				   "SELECT count(*), count(DISTINCT p.id) FROM person_agent pa JOIN person p ON p.id = pa.person_id",
+				   -1, &q, NULL);
+		CHECK_INT(sqlite3_step(q), SQLITE_ROW);
+		CHECK_INT(sqlite3_column_int(q, 0), 5);
+		CHECK_INT(sqlite3_column_int(q, 1), 3);
+		sqlite3_finalize(q);
+	}
 	identity_free(id);
 	store_close(store);
 	unlink(path);

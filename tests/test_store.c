@@ -329,6 +329,20 @@ static void test_versions(void)
 	fresh();
 	store_close(store);
 	store = NULL;
+	/* A store of schema 1 is migrated on open. */
+	{
+		sqlite3 *db;
+		sqlite3_open(path, &db);
+		sqlite3_exec(db, "DROP TABLE person; DROP TABLE person_agent; PRAGMA user_version = 1",
+			     NULL, NULL, NULL);
+		sqlite3_close(db);
+	}
+	lr_error_clear(&err);
+	CHECK_INT(store_open(&s2, &err, path, 0), 0);
+	CHECK_INT(store_schema_version(s2), 2);
+	CHECK(sqlite3_exec(store__db(s2), "SELECT count(*) FROM person_agent", NULL, NULL, NULL) == SQLITE_OK);
+	store_close(s2);
+	s2 = NULL;
 	/* A store from a newer lrhub is refused. */
 	{
 		sqlite3 *db;
