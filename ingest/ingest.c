@@ -5,7 +5,6 @@
 #include "adapters/adapter.h"
 #include "lrs/error.h"
 #include "lrs/hash.h"
-#include "lrs/identity.h"
 #include "lrs/store.h"
 #include "lrs/xapi.h"
 
@@ -77,6 +76,21 @@ static void reject(struct run_state *rs, struct ingest_file_result *fr, int64_t 
 		rs->opts->on_reject(rs->opts->ctx, kind, rej);
 }
 
+/* 1 if head starts with a UTF-16/32 byte order mark, or has the NULs of UTF-16/32 text. */
+static int utf16_or_32(const char *head, size_t len)
+{
+	const unsigned char *h = (const unsigned char *)head;
+	size_t i, nuls = 0, n = len < 64 ? len : 64;
+
+	if (len >= 2 && ((h[0] == 0xFF && h[1] == 0xFE) || (h[0] == 0xFE && h[1] == 0xFF)))
+		return 1;
+	if (len >= 4 && h[0] == 0 && h[1] == 0 && h[2] == 0xFE && h[3] == 0xFF)
+		return 1;
+	for (i = 0; i < n; i++)
+		nuls += h[i] == 0;
+	return n >= 8 && nuls * 4 >= n;
+}
+
 static void add_counts(struct store_counts *to, const struct store_counts *from)
 {
 	to->accepted += from->accepted;
@@ -131,6 +145,10 @@ static int ingest_file(struct run_state *rs, struct lr_error *err, const char *p
 		fr.error = why;
 		goto record_failed;
 	}
+	if (utf16_or_32(head, head_len)) {
+		fr.error = "the file is UTF-16 or UTF-32 encoded: save it as UTF-8 and send it again";
+		goto record_failed;
+	}
 	if (rs->opts->format) {
 		ad = adapter_find(rs->opts->format);
 	} else if (head_len == 0) {
@@ -164,6 +182,7 @@ static int ingest_file(struct run_state *rs, struct lr_error *err, const char *p
 	in.course = rs->opts->course;
 	in.timezone = rs->timezone;
 	if (ad->open(&state, &ferr, &in) != 0) {
+		ferr.source[0] = '\0';
 		lr_error_format(&ferr, why, sizeof(why));
 		fr.error = why;
 		goto finish;
@@ -194,7 +213,7 @@ static int ingest_file(struct run_state *rs, struct lr_error *err, const char *p
 		}
 		if (step < 0) {
 			/* The rest of the file cannot be read: keep what went in, say why. */
-			lr_error_where(&rej, path, rej.line, rej.record);
+			rej.source[0] = '\0';
 			if (rd.failed)
 				snprintf(rej.text, sizeof(rej.text), "read error: %s", strerror(rd.failed));
 			lr_error_format(&rej, why, sizeof(why));
@@ -381,9 +400,6 @@ int ingest_paths(struct store *s, struct lr_error *err, const struct ingest_opti
 				  report->files) != 0 && rc == 0)
 			rc = err->code;
 	}
-	/* Keep the store's person tables in step with what came in. */
-	if (rc == 0 && report->counts.accepted > 0)
-		rc = identity_refresh(err, s);
 out:
 	free(tz.timezone);
 	return rc;

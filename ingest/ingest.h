@@ -27,7 +27,7 @@ struct ingest_file_result {
 	int64_t size;
 	struct store_counts counts;
 	const char *status;        /* "done", "partial" (stopped part-way), "failed" */
-	const char *error;         /* why it is partial or failed, else NULL */
+	const char *error;         /* why it is partial or failed ("LINE: record N: ..."), else NULL */
 };
 
 struct ingest_options {

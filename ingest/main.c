@@ -48,6 +48,11 @@ static void say_error(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+/*
+ * Prints err and returns the exit status for it: 1 when the command line
+ * asked for something wrong (a bad value, an unknown org or course, a name
+ * that is taken), 3 when the work could not be done (files, the store).
+ */
 static int fail(const struct lr_error *err)
 {
 	char line[1024];
@@ -55,6 +60,27 @@ static int fail(const struct lr_error *err)
 	say_error("%s", lr_error_format(err, line, sizeof(line)));
 	return err->code == LR_EINVAL || err->code == LR_ENOTFOUND || err->code == LR_EEXISTS
 		       ? EXIT_USAGE : EXIT_FATAL;
+}
+
+static const char *plural(long n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
+/* Parses a whole number option value into *out; prints why not and returns -1. */
+static int number(const char *option, const char *text, long min, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(text, &end, 10);
+	if (errno || end == text || *end || v < min) {
+		say_error("%s: '%s' is not a whole number of at least %ld", option, text, min);
+		return -1;
+	}
+	*out = v;
+	return 0;
 }
 
 /* ---- argument parsing ---- */
@@ -153,9 +179,11 @@ static int cmd_init(int argc, char **argv)
 	struct stat st;
 	int n, existed, rc;
 
-	if (argc > 8 || parse(argc, argv, opts, usage_init, pos, &n) != 0 || n != 0) {
-		if (argc <= 8 && n != 0)
-			fprintf(stderr, "usage: %s\n", usage_init);
+	if (argc > 0) {
+		if (argc <= 8 && parse(argc, argv, opts, usage_init, pos, &n) != 0)
+			return EXIT_USAGE;
+		say_error("init takes no arguments");
+		fprintf(stderr, "usage: %s\n", usage_init);
 		return EXIT_USAGE;
 	}
 	existed = stat(db_path, &st) == 0;
@@ -351,9 +379,11 @@ static int cmd_identity(int argc, char **argv)
 	struct store *s = NULL;
 	struct csv *csv = NULL;
 	struct csv_row row;
+	struct store_counts counts = { 0 };
 	char **pos = calloc((size_t)argc + 1, sizeof(char *));
 	FILE *fp = NULL;
-	long c_org = -1, c_key = -1, c_email = -1, added = 0, known = 0, rejected = 0;
+	int64_t run_id = 0;
+	long c_org = -1, c_key = -1, c_email = -1;
 	int n, rc = EXIT_USAGE, step, in_tx = 0;
 
 	lr_error_clear(&err);
@@ -371,9 +401,9 @@ static int cmd_identity(int argc, char **argv)
 	}
 	if ((rc = open_store(&s, 0)) != 0)
 		goto out;
+	rc = EXIT_FATAL;
 	if (csv_open(&csv, NULL, file_read, fp) != 0) {
 		say_error("out of memory");
-		rc = EXIT_FATAL;
 		goto out;
 	}
 	step = csv_next(csv, &row, &err);
@@ -384,10 +414,9 @@ static int cmd_identity(int argc, char **argv)
 	}
 	if (c_org < 0 || c_key < 0 || c_email < 0) {
 		say_error("%s:1: the first line must be the header org,key,email", pos[0]);
-		rc = EXIT_FATAL;
 		goto out;
 	}
-	if (store_begin(s, &err) != 0) {
+	if (store_begin(s, &err) != 0 || store_run_begin(s, &err, "identity", 0, &run_id) != 0) {
 		rc = fail(&err);
 		goto out;
 	}
@@ -399,7 +428,6 @@ static int cmd_identity(int argc, char **argv)
 
 		if (step == 1 && ((size_t)c_org >= row.n || (size_t)c_key >= row.n ||
 				  (size_t)c_email >= row.n)) {
-			lr_error_where(&err, NULL, row.line, row.record);
 			lr_error_set(&err, LR_EINVAL, "the row has %zu fields, the header has more",
 				     row.n);
 			step = LR_EINVAL;
@@ -409,37 +437,49 @@ static int cmd_identity(int argc, char **argv)
 			    store_identity_link(s, &err, org_id, row.fields[c_key], row.fields[c_email],
 						pos[0], &is_new) == 0) {
 				if (is_new)
-					added++;
+					counts.accepted++;
 				else
-					known++;
+					counts.duplicates++;
 				continue;
 			}
 			if (err.code != LR_EINVAL && err.code != LR_ENOTFOUND) {
 				rc = fail(&err);
 				goto out;
 			}
-			lr_error_where(&err, NULL, row.line, row.record);
 		} else if (step != LR_EINVAL) {
 			lr_error_where(&err, pos[0], err.line, err.record);
 			rc = fail(&err);
 			goto out;
 		}
-		lr_error_where(&err, pos[0], err.line, err.record);
+		if (step == 1 || err.line == 0)
+			lr_error_where(&err, pos[0], row.line, row.record);
+		else
+			lr_error_where(&err, pos[0], err.line, err.record);
 		say_error("%s", lr_error_format(&err, line, sizeof(line)));
+		if (store_reject_add(s, &err, run_id, 0, "invalid", &err, row.raw, row.raw_len) != 0 &&
+		    err.code != LR_EINVAL && err.code != LR_ENOTFOUND) {
+			rc = fail(&err);
+			goto out;
+		}
 		lr_error_clear(&err);
-		rejected++;
+		counts.rejected++;
 	}
-	if (store_commit(s, &err) != 0) {
+	if (store_run_end(s, &err, run_id, counts.rejected ? "done with errors" : "done", &counts, 1) != 0 ||
+	    store_commit(s, &err) != 0) {
 		rc = fail(&err);
 		goto out;
 	}
 	in_tx = 0;
-	if (added > 0 && identity_refresh(&err, s) != 0) {
-		rc = fail(&err);
-		goto out;
+	printf("%ld identity %s added, %ld already known, %ld rejected\n", counts.accepted,
+	       plural(counts.accepted, "link", "links"), counts.duplicates, counts.rejected);
+	if (counts.rejected)
+		printf("see the rejects with: lrhub rejects --run %lld\n", (long long)run_id);
+	if (counts.accepted > 0 && identity_refresh(&err, s) != 0) {
+		char line[1024];
+		say_error("warning: the links are stored, but the person table could not be refreshed: %s",
+			  lr_error_format(&err, line, sizeof(line)));
 	}
-	printf("%ld identity links added, %ld already known, %ld rejected\n", added, known, rejected);
-	rc = rejected ? (added + known ? EXIT_REJECTS : EXIT_FATAL) : EXIT_OK;
+	rc = counts.rejected ? (counts.accepted + counts.duplicates ? EXIT_REJECTS : EXIT_FATAL) : EXIT_OK;
 out:
 	if (in_tx)
 		store_rollback(s);
@@ -454,7 +494,8 @@ out:
 /* ---- ingest ---- */
 
 static const char usage_ingest[] =
-	"lrhub ingest --org ORG [--format NAME] [--course KEY] [--json] [--quiet] FILE|DIR ...";
+	"lrhub ingest --org ORG [--format NAME] [--course KEY] [--json] [--quiet|-q] [--batch N]\n"
+	"                    FILE|DIR ...";
 
 struct ingest_ui {
 	int json, quiet, progress;
@@ -521,10 +562,9 @@ static void on_file(void *ctx, const struct ingest_file_result *f)
 				  "rejected", (json_int_t)f->counts.rejected));
 		return;
 	}
-	if (f->error && strcmp(f->status, "failed") == 0)
-		say_error("%s: %s", f->path, f->error);
-	else if (f->error)
-		say_error("%s", f->error);
+	if (f->error)
+		say_error("%s: %s%s", f->path, f->error,
+			  strcmp(f->status, "partial") == 0 ? " (the records before it went in)" : "");
 	if (!ui->quiet)
 		printf("%s: %s (%s): %ld accepted, %ld duplicates, %ld conflicts, %ld rejected\n",
 		       f->path, f->status, f->format ? f->format : "unknown format",
@@ -570,8 +610,8 @@ static int cmd_ingest(int argc, char **argv)
 		fprintf(stderr, "usage: %s\n", usage_ingest);
 		goto out;
 	}
-	if (batch)
-		io.batch = strtol(batch, NULL, 10);
+	if (batch && number("--batch", batch, 1, &io.batch) != 0)
+		goto out;
 	ui.progress = !ui.quiet && !ui.json && isatty(STDERR_FILENO);
 	if (ui.json) {
 		ui.files = json_array();
@@ -585,9 +625,13 @@ static int cmd_ingest(int argc, char **argv)
 		goto out;
 	if (ingest_paths(s, &err, &io, (const char *const *)pos, (size_t)n, &report) != 0) {
 		rc = fail(&err);
-		if (rc == EXIT_USAGE && err.code != LR_EINVAL)
-			rc = EXIT_FATAL;
 		goto out;
+	}
+	/* Keep the store's person tables in step with what came in. */
+	if (report.counts.accepted > 0 && identity_refresh(&err, s) != 0) {
+		char line[1024];
+		say_error("warning: the statements are stored, but the person table could not be refreshed: %s",
+			  lr_error_format(&err, line, sizeof(line)));
 	}
 	total = report.counts.accepted + report.counts.duplicates;
 	if (report.counts.rejected || report.counts.conflicts || report.files_failed ||
@@ -617,9 +661,10 @@ static int cmd_ingest(int argc, char **argv)
 		fputc('\n', stdout);
 		json_decref(doc);
 	} else if (!ui.quiet) {
-		printf("run %lld (org %s): %ld files, %ld accepted, %ld duplicates, %ld conflicts, "
+		printf("run %lld (org %s): %ld %s, %ld accepted, %ld duplicates, %ld conflicts, "
 		       "%ld rejected\n",
-		       (long long)report.run_id, io.org, report.files, report.counts.accepted,
+		       (long long)report.run_id, io.org, report.files, plural(report.files, "file", "files"),
+		       report.counts.accepted,
 		       report.counts.duplicates, report.counts.conflicts, report.counts.rejected);
 		if (report.counts.rejected || report.counts.conflicts)
 			printf("see the rejects with: lrhub rejects --run %lld\n",
@@ -637,7 +682,7 @@ out:
 
 static const char usage_completions[] =
 	"lrhub completions [--course C] [--org O] [--since DATE] [--until DATE]\n"
-	"                  [--format csv|json|table] [--pseudonymise --key-file F] [-o FILE]";
+	"                  [--format csv|json|table] [--pseudonymise --key-file F] [-o|--output FILE]";
 
 /* Parses DATE or a full timestamp; a bare date's end is its last millisecond. */
 static int parse_when(const char *text, int end_of_day, int64_t *out)
@@ -658,7 +703,7 @@ static int read_key_file(const char *path, unsigned char *key, size_t *len)
 
 	if (!fp) {
 		say_error("%s: cannot read the key file: %s", path, strerror(errno));
-		return -1;
+		return EXIT_FATAL;
 	}
 	n = fread(key, 1, 4096, fp);
 	fclose(fp);
@@ -667,7 +712,7 @@ static int read_key_file(const char *path, unsigned char *key, size_t *len)
 	if (n < 16) {
 		say_error("%s: the key is too short: use at least 16 bytes, for example "
 			  "'head -c 32 /dev/urandom | base64 > %s'", path, path);
-		return -1;
+		return EXIT_USAGE;
 	}
 	*len = n;
 	return 0;
@@ -852,13 +897,22 @@ static int cmd_completions(int argc, char **argv)
 		goto out;
 	}
 	if (key_file) {
-		if (read_key_file(key_file, key, &key_len) != 0)
+		if ((rc = read_key_file(key_file, key, &key_len)) != 0)
 			goto out;
 		q.pseudonym_key = key;
 		q.pseudonym_key_len = key_len;
 	}
 	if ((rc = open_store(&s, STORE_READONLY)) != 0)
 		goto out;
+	{
+		/* Unknown names are refused before anything is written. */
+		int64_t id;
+		if ((q.course && store_course_id(s, &err, q.course, &id) != 0) ||
+		    (q.org && store_org_id(s, &err, q.org, &id) != 0)) {
+			rc = fail(&err);
+			goto out;
+		}
+	}
 	if (output) {
 		if (asprintf(&tmp, "%s.tmp-%ld", output, (long)getpid()) < 0 || !(out = fopen(tmp, "wb"))) {
 			say_error("%s: cannot write: %s", output, strerror(errno));
@@ -886,7 +940,6 @@ static int cmd_completions(int argc, char **argv)
 		if (!err.code)
 			lr_error_set(&err, rc, "writing the completions failed");
 		rc = fail(&err);
-		rc = rc == EXIT_USAGE && err.code == LR_ENOTFOUND ? EXIT_USAGE : EXIT_FATAL;
 		goto out;
 	}
 	if (fflush(out) != 0 || ferror(out)) {
@@ -961,13 +1014,17 @@ static int cmd_rejects(int argc, char **argv)
 	int n, rc = EXIT_USAGE;
 
 	lr_error_clear(&err);
+	long run_id = 0;
+
 	if (argc > 60 || parse(argc, argv, opts, usage_rejects, pos, &n) != 0 || n != 0) {
 		fprintf(stderr, "usage: %s\n", usage_rejects);
 		return EXIT_USAGE;
 	}
+	if (run && number("--run", run, 1, &run_id) != 0)
+		return EXIT_USAGE;
 	if ((rc = open_store(&s, STORE_READONLY)) != 0)
 		return rc;
-	if (store_reject_each(s, &err, run ? strtoll(run, NULL, 10) : 0, print_reject, &ui) != 0)
+	if (store_reject_each(s, &err, run_id, print_reject, &ui) != 0)
 		rc = fail(&err);
 	else if (ui.n == 0)
 		printf("no rejects%s%s\n", run ? " in run " : "", run ? run : "");
@@ -994,14 +1051,20 @@ static int cmd_runs(int argc, char **argv)
 	char *pos[64];
 	int n, rc;
 
+	long max = 20;
+
 	lr_error_clear(&err);
-	if (argc > 60 || parse(argc, argv, opts, "lrhub runs [--limit N]", pos, &n) != 0 || n != 0)
+	if (argc > 60 || parse(argc, argv, opts, "lrhub runs [--limit N]", pos, &n) != 0 || n != 0) {
+		fprintf(stderr, "usage: lrhub runs [--limit N]\n");
+		return EXIT_USAGE;
+	}
+	if (limit && number("--limit", limit, 1, &max) != 0)
 		return EXIT_USAGE;
 	if ((rc = open_store(&s, STORE_READONLY)) != 0)
 		return rc;
 	printf("%-6s %-8s %-16s %-22s %-18s %6s %9s %10s %9s %8s\n", "RUN", "KIND", "ORG", "STARTED",
 	       "STATUS", "FILES", "ACCEPTED", "DUPLICATES", "CONFLICTS", "REJECTED");
-	if (store_run_each(s, &err, limit ? strtol(limit, NULL, 10) : 20, print_run, NULL) != 0)
+	if (store_run_each(s, &err, max, print_run, NULL) != 0)
 		rc = fail(&err);
 	store_close(s);
 	return rc;
@@ -1033,7 +1096,8 @@ static void usage(FILE *out)
 		"  course alias COURSE [--org ORG] --key LOCAL_KEY\n"
 		"  course list | course unmapped\n"
 		"  identity import MAPPING.csv   columns org,key,email\n"
-		"  ingest --org ORG [--format NAME] [--json] FILE|DIR ...\n"
+		"  ingest --org ORG [--format NAME] [--course KEY] [--json] [--quiet] [--batch N]\n"
+		"         FILE|DIR ...\n"
 		"  completions [--course C] [--org O] [--since DATE] [--until DATE]\n"
 		"              [--format csv|json|table] [--pseudonymise --key-file F] [-o FILE]\n"
 		"  rejects [--run N] [--raw]     what was refused, and why\n"

@@ -58,11 +58,15 @@ static const char evidence_sql[] =
 	" FROM course_alias ca"
 	" JOIN statement s ON s.object_id = ca.key"
 	" WHERE s.object_type = 'Activity' AND s.actor_id IS NOT NULL AND s.actor_type = 'Agent'"
-	"  AND (ca.org_id = 0 OR ca.org_id = s.org_id)"
+	/* An org's own alias of a key wins over an alias for every org. */
+	"  AND (ca.org_id = s.org_id OR (ca.org_id = 0 AND NOT EXISTS"
+	"       (SELECT 1 FROM course_alias o WHERE o.key = ca.key AND o.org_id = s.org_id)))"
 	"  AND (?1 IS NULL OR ca.course_id = ?1)"
 	"  AND (?2 IS NULL OR s.org_id = ?2)"
 	"  AND (?3 IS NULL OR s.ts <= ?3)"
-	"  AND NOT EXISTS (SELECT 1 FROM statement v WHERE v.voids = s.id AND v.org_id = s.org_id)";
+	/* Voided by the same org; in a snapshot, only by a void made by then. */
+	"  AND NOT EXISTS (SELECT 1 FROM statement v WHERE v.voids = s.id AND v.org_id = s.org_id"
+	"                  AND (?3 IS NULL OR v.ts <= ?3))";
 
 static void derive_free(struct derive *d)
 {

@@ -4,9 +4,10 @@
  * and course aliases added later apply to old data).
  *
  * A statement is evidence about course C when its object is an Activity whose
- * id is an alias of C for the statement's org (or for every org), its actor
- * is an Agent resolved to a person, and it is not voided (a "voided"
- * statement from the same org names it). A person has completed C when any
+ * id is an alias of C for the statement's org (or, when that org has no alias
+ * of its own for the id, for every org), its actor is an Agent resolved to a
+ * person, and it is not voided (a "voided" statement from the same org names
+ * it; with an "until" time, a void made after that time does not count). A person has completed C when any
  * evidence completes it: verb completed, passed or satisfied, or
  * result.completion true. Success is "passed" if any evidence passes (verb
  * passed or result.success true), else "failed" if any fails, else "unknown".
@@ -27,7 +28,7 @@ struct completions_query {
 	const char *org;           /* only this org's evidence, or NULL for all */
 	int64_t since_ms;          /* with has_since: rows first completed at or after */
 	int has_since;
-	int64_t until_ms;          /* with has_until: only evidence at or before */
+	int64_t until_ms;          /* with has_until: only evidence (and voids) at or before */
 	int has_until;
 	const unsigned char *pseudonym_key; /* non-NULL: keyed-hash person ids, no email or name */
 	size_t pseudonym_key_len;

@@ -281,6 +281,22 @@ static int migrate(struct store *s, struct lr_error *err, unsigned flags)
 	}
 	if (version == N_MIGRATIONS)
 		goto out;
+	if (version == 0) {
+		/* A database with tables but no lrhub version belongs to something else. */
+		sqlite3_finalize(q);
+		q = NULL;
+		if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM sqlite_master", -1, &q, NULL) !=
+			    SQLITE_OK ||
+		    sqlite3_step(q) != SQLITE_ROW) {
+			rc = db_error(s, err, "reading the schema");
+			goto out;
+		}
+		if (sqlite3_column_int(q, 0) > 0) {
+			rc = lr_error_set(err, LR_EFORMAT,
+					  "the file is an SQLite database of another application, not an lrhub store");
+			goto out;
+		}
+	}
 	if (flags & STORE_READONLY) {
 		rc = lr_error_set(err, LR_EVERSION,
 				  "the store has schema version %d and needs migrating to %d: open it for writing once",
@@ -329,7 +345,7 @@ int store_open(struct store **out, struct lr_error *err, const char *path, unsig
 		if (!s->db) {
 			rc = lr_error_set(err, LR_ENOMEM, "out of memory opening the store");
 		} else if (sqlite3_errcode(s->db) == SQLITE_CANTOPEN) {
-			rc = lr_error_set(err, LR_ENOTFOUND,
+			rc = lr_error_set(err, LR_EIO,
 					  "cannot open the store %s: %s (run 'lrhub init' to create one)",
 					  path, sqlite3_errmsg(s->db));
 		} else {
@@ -342,7 +358,7 @@ int store_open(struct store **out, struct lr_error *err, const char *path, unsig
 	sqlite3_busy_timeout(s->db, 30000);
 	if (!(flags & STORE_READONLY)) {
 		if (sqlite3_exec(s->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL) != SQLITE_OK) {
-			rc = lr_error_set(err, LR_EDB, "%s is not an lrhub store: %s", path,
+			rc = lr_error_set(err, LR_EFORMAT, "%s is not an lrhub store: %s", path,
 					  sqlite3_errmsg(s->db));
 			goto out;
 		}

@@ -43,7 +43,7 @@ check_exit 0 "completions before mapping" $L completions
 check_eq "rows before mapping" "$(($(wc -l <"$T/out") - 1))" 7
 
 check_exit 0 "identity import" $L identity import $M/identity.csv
-check_grep "identity import counts" "1 identity links added, 0 already known, 0 rejected" "$T/out"
+check_grep "identity import counts" "1 identity link added, 0 already known, 0 rejected" "$T/out"
 check_exit 0 "completions" $L completions -o "$T/completions.csv"
 check_files "completions match the expected CSV" "$T/completions.csv" "$M/expected-completions.csv"
 

@@ -99,6 +99,8 @@ static int keep_row(void *ctx, const struct completion *c)
 	snprintf(rows->text[i][1], 128, "%s", c->orgs);
 	snprintf(rows->text[i][2], 128, "%s", c->success);
 	snprintf(rows->text[i][3], 128, "%s", c->person_id);
+	snprintf(rows->text[i][4], 128, "%s", c->course_id);
+	rows->r[i].course_id = rows->text[i][4];
 	rows->r[i].email = rows->text[i][0];
 	rows->r[i].orgs = rows->text[i][1];
 	rows->r[i].success = rows->text[i][2];
@@ -293,6 +295,48 @@ static void test_voiding(void)
 	CHECK_STR(rows.r[0].email, "b@x.org");
 }
 
+static void test_snapshot_voiding(void)
+{
+	char buf[1024];
+	struct rows rows;
+	struct completions_query q = { 0 };
+
+	fresh();
+	put(org_a, "org-a", stmt(buf, sizeof(buf), "44444444-4444-4444-8444-444444444444", "a@x.org",
+				 "completed", COURSE, "\"timestamp\": \"2025-01-20T10:00:00Z\""));
+	snprintf(buf, sizeof(buf),
+		 "{\"actor\": {\"mbox\": \"mailto:admin@x.org\"}, \"verb\": {\"id\": \"" V "voided\"},"
+		 " \"object\": {\"objectType\": \"StatementRef\", \"id\": \"44444444-4444-4444-8444-444444444444\"},"
+		 " \"timestamp\": \"2025-01-21T08:00:00Z\"}");
+	put(org_a, "org-a", buf);
+	derive(&rows, NULL);
+	CHECK_INT(rows.n, 0);
+	/* As of the 20th, the completion stood: the void came the next day. */
+	q.has_until = 1;
+	xtime_parse(&q.until_ms, "2025-01-20T23:59:59.999Z", 0);
+	derive(&rows, &q);
+	CHECK_INT(rows.n, 1);
+	xtime_parse(&q.until_ms, "2025-01-21T23:59:59.999Z", 0);
+	derive(&rows, &q);
+	CHECK_INT(rows.n, 0);
+}
+
+static void test_pinned_derived_id(void)
+{
+	sqlite3_stmt *q;
+
+	/* Derived ids must never change between releases: re-ingesting an old export would
+	   store its statements twice. This pins one. */
+	fresh();
+	put(org_a, "org-a",
+	    "{\"actor\": {\"mbox\": \"mailto:a@x.org\"}, \"verb\": {\"id\": \"" V "completed\"},"
+	    " \"object\": {\"id\": \"" COURSE "\"}, \"timestamp\": \"2025-01-01T00:00:00Z\"}");
+	sqlite3_prepare_v2(store__db(store), "SELECT id FROM statement", -1, &q, NULL);
+	CHECK_INT(sqlite3_step(q), SQLITE_ROW);
+	CHECK_STR((const char *)sqlite3_column_text(q, 0), "8f2f127c-d3cb-50dd-9994-e27b062436a3");
+	sqlite3_finalize(q);
+}
+
 static void test_aliases(void)
 {
 	struct lr_error err;
@@ -318,6 +362,18 @@ static void test_aliases(void)
 	derive(&rows, NULL);
 	CHECK_INT(rows.n, 1);
 	CHECK_STR(rows.r[0].email, "a@x.org");
+	/* An org's own alias of a shared key wins: org-b's evidence on COURSE goes to "other" only. */
+	CHECK_INT(store_course_alias(store, &err, other, org_b, COURSE), 0);
+	put(org_b, "org-b", stmt(buf, sizeof(buf), NULL, "c@x.org", "completed", COURSE, NULL));
+	put(org_a, "org-a", stmt(buf, sizeof(buf), NULL, "d@x.org", "completed", COURSE, NULL));
+	derive(&rows, NULL);
+	CHECK_INT(rows.n, 3);
+	CHECK_STR(rows.r[0].course_id, "mecc");
+	CHECK_STR(rows.r[0].email, "a@x.org");
+	CHECK_STR(rows.r[1].course_id, "mecc");
+	CHECK_STR(rows.r[1].email, "d@x.org");
+	CHECK_STR(rows.r[2].course_id, "other");
+	CHECK_STR(rows.r[2].email, "c@x.org");
 }
 
 static void test_versions(void)
@@ -355,8 +411,19 @@ static void test_versions(void)
 	CHECK(strstr(err.text, "upgrade lrhub") != NULL);
 	snprintf(missing, sizeof(missing), "/tmp/lrhub-test-missing-%ld/x.db", (long)getpid());
 	lr_error_clear(&err);
-	CHECK_INT(store_open(&s2, &err, missing, STORE_READONLY), LR_ENOTFOUND);
+	CHECK_INT(store_open(&s2, &err, missing, STORE_READONLY), LR_EIO);
 	CHECK(strstr(err.text, "lrhub init") != NULL);
+	/* Another application's database is not taken over. */
+	{
+		sqlite3 *db;
+		unlink(path);
+		sqlite3_open(path, &db);
+		sqlite3_exec(db, "CREATE TABLE customers(id INTEGER)", NULL, NULL, NULL);
+		sqlite3_close(db);
+	}
+	lr_error_clear(&err);
+	CHECK_INT(store_open(&s2, &err, path, 0), LR_EFORMAT);
+	CHECK(strstr(err.text, "another application") != NULL);
 	unlink(path);
 }
 
@@ -392,6 +459,8 @@ int main(void)
 	RUN(test_stored_form);
 	RUN(test_completion_rule);
 	RUN(test_voiding);
+	RUN(test_snapshot_voiding);
+	RUN(test_pinned_derived_id);
 	RUN(test_aliases);
 	RUN(test_versions);
 	RUN(test_csv_writer);
