@@ -31,7 +31,9 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -I. $(WARN) $(SANFLAGS) $(CFLAGS) \
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 LDLIBS = $(shell $(PKG_CONFIG) --libs $(LIBS_PC) 2>/dev/null) -lpthread -lm
 
-LIB_SRC = $(wildcard lrs/*.c) $(wildcard adapters/*.c) $(filter-out ingest/main.c,$(wildcard ingest/*.c))
+CLI_SRC = ingest/main.c $(wildcard ingest/cli_*.c)
+CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/%.o)
+LIB_SRC = $(wildcard lrs/*.c) $(wildcard adapters/*.c) $(filter-out $(CLI_SRC),$(wildcard ingest/*.c))
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC = $(wildcard tests/test_*.c)
 TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -50,7 +52,7 @@ $(BUILD)/liblrhub.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/lrhub: $(BUILD)/ingest/main.o $(BUILD)/liblrhub.a
+$(BUILD)/lrhub: $(CLI_OBJ) $(BUILD)/liblrhub.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/liblrhub.a

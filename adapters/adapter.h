@@ -47,6 +47,14 @@ struct adapter_item {
 	long record;              /* 1-based record number */
 	const char *raw;          /* the record's text, borrowed until the next call */
 	size_t raw_len;
+	/*
+	 * For statements made from LMS exports: the org's local key of the course
+	 * (scorm id, course id, short name) and of the SCO within it, both
+	 * borrowed until the next call; NULL for xAPI input, whose course key is
+	 * the Activity object's id.
+	 */
+	const char *course_key;
+	const char *part_key;
 };
 
 struct adapter {

@@ -192,6 +192,7 @@ static int ingest_file(struct run_state *rs, struct lr_error *err, const char *p
 	src.run_id = rs->run_id;
 	src.file_id = file_id;
 	src.xapi_flags = XAPI_ACCEPT_ANY;
+	src.course_key = src.part_key = NULL;
 
 	for (;;) {
 		struct adapter_item item;
@@ -232,7 +233,11 @@ static int ingest_file(struct run_state *rs, struct lr_error *err, const char *p
 		}
 		{
 			enum store_outcome outcome;
-			int put = store_put_statement(rs->s, &rej, item.statement, &src, &outcome);
+			int put;
+
+			src.course_key = item.course_key;
+			src.part_key = item.part_key;
+			put = store_put_statement(rs->s, &rej, item.statement, &src, &outcome);
 			json_decref(item.statement);
 			if (put == 0) {
 				if (outcome == STORE_NEW)

@@ -56,8 +56,8 @@ struct derive {
 static const char evidence_sql[] =
 	"SELECT s.actor_id, ca.course_id, s.org_id, s.ts, s.completes, s.outcome, s.score"
 	" FROM course_alias ca"
-	" JOIN statement s ON s.object_id = ca.key"
-	" WHERE s.object_type = 'Activity' AND s.actor_id IS NOT NULL AND s.actor_type = 'Agent'"
+	" JOIN statement s ON s.course_key = ca.key"
+	" WHERE s.actor_id IS NOT NULL AND s.actor_type = 'Agent'"
 	/* An org's own alias of a key wins over an alias for every org. */
 	"  AND (ca.org_id = s.org_id OR (ca.org_id = 0 AND NOT EXISTS"
 	"       (SELECT 1 FROM course_alias o WHERE o.key = ca.key AND o.org_id = s.org_id)))"

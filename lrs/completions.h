@@ -3,9 +3,10 @@
  * course, derived from the store each time it is asked for (so identity links
  * and course aliases added later apply to old data).
  *
- * A statement is evidence about course C when its object is an Activity whose
- * id is an alias of C for the statement's org (or, when that org has no alias
- * of its own for the id, for every org), its actor is an Agent resolved to a
+ * A statement is evidence about course C when its course key (the Activity
+ * object's id for xAPI statements, the LMS's local course key for statements
+ * made from LMS exports) is an alias of C for the statement's org (or, when
+ * that org has no alias of its own for the key, for every org), its actor is an Agent resolved to a
  * person, and it is not voided (a "voided" statement from the same org names
  * it; with an "until" time, a void made after that time does not count). A person has completed C when any
  * evidence completes it: verb completed, passed or satisfied, or

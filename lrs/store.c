@@ -110,6 +110,40 @@ static const char *const migrations[] = {
 	"  agent_id INTEGER PRIMARY KEY,"
 	"  person_id TEXT NOT NULL);"
 	"CREATE INDEX person_agent_person ON person_agent(person_id);",
+	/*
+	 * 3: local course keys, and course structure. A statement's course_key is
+	 * the key its org uses for the course (the activity IRI for xAPI, the
+	 * scorm id, course id or short name for LMS exports); part_key names the
+	 * SCO or AU within it, NULL for the course as a whole.
+	 */
+	"ALTER TABLE statement ADD COLUMN course_key TEXT;"
+	"ALTER TABLE statement ADD COLUMN part_key TEXT;"
+	"UPDATE statement SET course_key = object_id WHERE object_type = 'Activity';"
+	"DROP INDEX statement_object;"
+	"CREATE INDEX statement_course ON statement(course_key, actor_id);"
+	"CREATE TABLE package("
+	"  id INTEGER PRIMARY KEY,"
+	"  course_id INTEGER REFERENCES course(id),"
+	"  org_id INTEGER,"
+	"  kind TEXT NOT NULL,"
+	"  identifier TEXT,"
+	"  title TEXT,"
+	"  version TEXT,"
+	"  sha256 TEXT NOT NULL,"
+	"  path TEXT,"
+	"  imported_at TEXT NOT NULL);"
+	"CREATE TABLE package_part("
+	"  package_id INTEGER NOT NULL REFERENCES package(id),"
+	"  position INTEGER NOT NULL,"
+	"  identifier TEXT NOT NULL,"
+	"  parent TEXT,"
+	"  title TEXT,"
+	"  launch TEXT,"
+	"  is_part INTEGER NOT NULL,"
+	"  mastery_score REAL,"
+	"  move_on TEXT,"
+	"  activity_iri TEXT,"
+	"  PRIMARY KEY(package_id, position)) WITHOUT ROWID;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -142,15 +176,15 @@ static const char *const query_sql[Q_COUNT] = {
 	[Q_ALIAS_GET] = "SELECT course_id FROM course_alias WHERE key = ? AND org_id = ?",
 	[Q_ALIAS_ADD] = "INSERT INTO course_alias(course_id, org_id, key) VALUES(?,?,?)",
 	[Q_UNMAPPED] =
-		"SELECT o.code, s.object_id, a.name, count(*), sum(s.completes),"
+		"SELECT o.code, s.course_key, a.name, count(*), sum(s.completes),"
 		"  count(DISTINCT s.actor_id)"
 		" FROM statement s JOIN org o ON o.id = s.org_id"
-		" LEFT JOIN activity a ON a.iri = s.object_id"
-		" WHERE s.object_type = 'Activity'"
-		"  AND NOT EXISTS (SELECT 1 FROM course_alias ca WHERE ca.key = s.object_id"
+		" LEFT JOIN activity a ON a.iri = s.course_key"
+		" WHERE s.course_key IS NOT NULL"
+		"  AND NOT EXISTS (SELECT 1 FROM course_alias ca WHERE ca.key = s.course_key"
 		"                  AND ca.org_id IN (0, s.org_id))"
-		" GROUP BY s.org_id, s.object_id"
-		" ORDER BY sum(s.completes) DESC, count(*) DESC, o.code, s.object_id",
+		" GROUP BY s.org_id, s.course_key"
+		" ORDER BY sum(s.completes) DESC, count(*) DESC, o.code, s.course_key",
 	[Q_LINK_ADD] = "INSERT OR IGNORE INTO identity_link(org_id, key, email, source, created_at)"
 		       " VALUES(?,?,?,?,?)",
 	[Q_RUN_ADD] = "INSERT INTO run(kind, org_id, started_at) VALUES(?,?,?)",
@@ -176,8 +210,8 @@ static const char *const query_sql[Q_COUNT] = {
 	[Q_STMT_DIGEST] = "SELECT digest FROM statement WHERE id = ?",
 	[Q_STMT_ADD] = "INSERT INTO statement(id, org_id, run_id, file_id, actor_id, actor_type,"
 		       " verb, object_type, object_id, registration, ts, stored, completes,"
-		       " outcome, score, voids, digest, json)"
-		       " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+		       " outcome, score, voids, digest, json, course_key, part_key)"
+		       " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	[Q_AGENT_GET] = "SELECT id, name IS ? FROM agent WHERE ifi = ?",
 	[Q_AGENT_ADD] = "INSERT INTO agent(ifi, account_name, name) VALUES(?,?,?)",
 	[Q_AGENT_NAME] = "UPDATE agent SET name = ? WHERE id = ?",
@@ -273,6 +307,8 @@ static int migrate(struct store *s, struct lr_error *err, unsigned flags)
 		goto out;
 	}
 	version = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q); /* an open read would lock the tables a migration drops */
+	q = NULL;
 	if (version > N_MIGRATIONS) {
 		rc = lr_error_set(err, LR_EVERSION,
 				  "the store has schema version %d, this lrhub knows up to %d: upgrade lrhub",
@@ -283,8 +319,6 @@ static int migrate(struct store *s, struct lr_error *err, unsigned flags)
 		goto out;
 	if (version == 0) {
 		/* A database with tables but no lrhub version belongs to something else. */
-		sqlite3_finalize(q);
-		q = NULL;
 		if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM sqlite_master", -1, &q, NULL) !=
 			    SQLITE_OK ||
 		    sqlite3_step(q) != SQLITE_ROW) {
@@ -296,6 +330,8 @@ static int migrate(struct store *s, struct lr_error *err, unsigned flags)
 					  "the file is an SQLite database of another application, not an lrhub store");
 			goto out;
 		}
+		sqlite3_finalize(q);
+		q = NULL;
 	}
 	if (flags & STORE_READONLY) {
 		rc = lr_error_set(err, LR_EVERSION,
@@ -1142,6 +1178,11 @@ int store_put_statement(struct store *s, struct lr_error *err, json_t *statement
 	bind_text(q, 16, f.voided_id ? voids : NULL);
 	sqlite3_bind_blob(q, 17, digest, 32, SQLITE_STATIC);
 	sqlite3_bind_text(q, 18, json, -1, SQLITE_STATIC);
+	if (src->course_key)
+		bind_text(q, 19, src->course_key);
+	else if (f.object_type && strcmp(f.object_type, "Activity") == 0)
+		bind_text(q, 19, f.object_id);
+	bind_text(q, 20, src->part_key);
 	rc = run_done(s, err, q, "storing a statement");
 	free(json);
 	if (rc == LR_EEXISTS)

@@ -170,13 +170,20 @@ enum store_outcome {
 	STORE_DUPLICATE = 2   /* the same statement was stored already: nothing done */
 };
 
-/* Where a statement came from. */
+/* Where a statement came from, and which course it is about. */
 struct store_source {
 	int64_t org_id;
 	const char *org_code;
 	int64_t run_id;       /* 0 when not part of a run */
 	int64_t file_id;      /* 0 when not from a file */
 	unsigned xapi_flags;  /* enum xapi_flags */
+	/*
+	 * The org's local key of the course the statement is about (a scorm id,
+	 * a course short name), matched against course aliases; NULL means the
+	 * statement's Activity object id (the xAPI case).
+	 */
+	const char *course_key;
+	const char *part_key; /* the SCO or AU within the course, NULL for the course itself */
 };
 
 /*

@@ -389,13 +389,18 @@ static void test_versions(void)
 	{
 		sqlite3 *db;
 		sqlite3_open(path, &db);
-		sqlite3_exec(db, "DROP TABLE person; DROP TABLE person_agent; PRAGMA user_version = 1",
+		sqlite3_exec(db, "DROP TABLE person; DROP TABLE person_agent; DROP TABLE package;"
+			     " DROP TABLE package_part; DROP INDEX statement_course;"
+			     " ALTER TABLE statement DROP COLUMN course_key;"
+			     " ALTER TABLE statement DROP COLUMN part_key;"
+			     " CREATE INDEX statement_object ON statement(object_id, actor_id);"
+			     " PRAGMA user_version = 1",
 			     NULL, NULL, NULL);
 		sqlite3_close(db);
 	}
 	lr_error_clear(&err);
 	CHECK_INT(store_open(&s2, &err, path, 0), 0);
-	CHECK_INT(store_schema_version(s2), 2);
+	CHECK_INT(store_schema_version(s2), 3);
 	CHECK(sqlite3_exec(store__db(s2), "SELECT count(*) FROM person_agent", NULL, NULL, NULL) == SQLITE_OK);
 	store_close(s2);
 	s2 = NULL;
