@@ -58,6 +58,33 @@ $(BUILD)/lrhub: $(CLI_OBJ) $(BUILD)/liblrhub.a
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/liblrhub.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# The fuzz targets, replayed over the fixtures as a plain test.
+$(BUILD)/tests/test_fuzz: $(BUILD)/tests/test_fuzz.o $(BUILD)/fuzz/targets.o $(BUILD)/liblrhub.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# libFuzzer: make fuzz [FUZZ_SECONDS=60] builds each target with clang and
+# runs it for that long, keeping what it finds in fuzz/corpus/<target>/.
+FUZZ_TARGETS = xapi jsonstream csv
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+FUZZ_LIB_SRC = $(LIB_SRC) fuzz/targets.c
+fuzz: deps
+	@mkdir -p build-fuzz
+	@for t in $(FUZZ_TARGETS); do \
+		$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -I. -g -O1 -fsanitize=fuzzer,address,undefined \
+			$(shell $(PKG_CONFIG) --cflags $(LIBS_PC) 2>/dev/null) \
+			-o build-fuzz/fuzz_$$t fuzz/libfuzzer_$$t.c $(FUZZ_LIB_SRC) $(LDLIBS) || exit 1; \
+		mkdir -p fuzz/corpus/$$t; \
+		echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+		case $$t in \
+		xapi) seeds="fixtures/xapi/valid fixtures/xapi/invalid" ;; \
+		jsonstream) seeds="fixtures/jsonstream" ;; \
+		csv) seeds="fixtures/multiorg demo" ;; \
+		esac; \
+		build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 \
+			-rss_limit_mb=2048 fuzz/corpus/$$t $$seeds 2>&1 | tail -n 3 || exit 1; \
+	done
+
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@sh scripts/demo.sh $(BUILD)/lrhub
@@ -74,6 +101,16 @@ check-fast: tests-build
 	@sh tests/run.sh $(BUILD)
 
 tests-build: $(TEST_BIN) $(BUILD)/lrhub $(BUILD)/gen
+
+# Benchmarks: make bench [N=1000000]. Figures and ratios to a baseline
+# measured in the same run; see docs/performance.md.
+N ?= 1000000
+bench: deps $(BUILD)/lrhub $(BUILD)/gen $(BUILD)/baseline
+	@sh bench/run.sh $(BUILD) $(N)
+
+$(BUILD)/baseline: bench/baseline.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -o $@ $< $(LDLIBS)
 
 $(BUILD)/gen: bench/gen.c
 	@mkdir -p $(dir $@)

@@ -686,7 +686,9 @@ static int js_start(struct jsonstream *s, struct jsonstream_record *out)
 		return js_fail(s, LR_EFORMAT, 1, 0, "file is UTF-32 encoded; save it as UTF-8");
 	} else if (s->end >= 2 && ((b[0] == 0xFF && b[1] == 0xFE) || (b[0] == 0xFE && b[1] == 0xFF))) {
 		return js_fail(s, LR_EFORMAT, 1, 0, "file is UTF-16 encoded; save it as UTF-8");
-	} else if (memchr(b, 0, s->end)) {
+	} else if (memchr(b, 0, s->end < 4 ? s->end : 4)) {
+		/* Only the first four bytes, always read by now: the answer may not
+		   depend on how much the first read happened to return. */
 		if (s->end >= 4 && ((b[0] == 0 && b[1] == 0 && b[2] == 0) ||
 				    (b[1] == 0 && b[2] == 0 && b[3] == 0)))
 			return js_fail(s, LR_EFORMAT, 1, 0, "file is UTF-32 encoded; save it as UTF-8");
