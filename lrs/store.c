@@ -129,21 +129,69 @@ static const char *const migrations[] = {
 	"  identifier TEXT,"
 	"  title TEXT,"
 	"  version TEXT,"
+	"  course_iri TEXT,"
 	"  sha256 TEXT NOT NULL,"
 	"  path TEXT,"
+	"  manifest TEXT,"
+	"  parts INTEGER NOT NULL DEFAULT 0,"
+	"  required INTEGER NOT NULL DEFAULT 0,"
 	"  imported_at TEXT NOT NULL);"
+	"CREATE INDEX package_course ON package(course_id, org_id);"
 	"CREATE TABLE package_part("
 	"  package_id INTEGER NOT NULL REFERENCES package(id),"
 	"  position INTEGER NOT NULL,"
 	"  identifier TEXT NOT NULL,"
 	"  parent TEXT,"
+	"  depth INTEGER NOT NULL DEFAULT 0,"
 	"  title TEXT,"
 	"  launch TEXT,"
 	"  is_part INTEGER NOT NULL,"
+	"  required INTEGER NOT NULL DEFAULT 0,"
 	"  mastery_score REAL,"
 	"  move_on TEXT,"
 	"  activity_iri TEXT,"
 	"  PRIMARY KEY(package_id, position)) WITHOUT ROWID;",
+	/*
+	 * 4: the xAPI HTTP API (lrhub serve): API credentials (secrets only as
+	 * salted PBKDF2 hashes), the state / activity profile / agent profile
+	 * documents of each org, statement attachments by SHA-2, a server key
+	 * for signing paging tokens, and indexes for the statement queries.
+	 */
+	"CREATE TABLE credential("
+	"  key TEXT PRIMARY KEY,"
+	"  org_id INTEGER NOT NULL REFERENCES org(id),"
+	"  scope TEXT NOT NULL,"
+	"  salt BLOB NOT NULL,"
+	"  hash BLOB NOT NULL,"
+	"  iterations INTEGER NOT NULL,"
+	"  created_at TEXT NOT NULL,"
+	"  revoked_at TEXT) WITHOUT ROWID;"
+	"CREATE TABLE document("
+	"  id INTEGER PRIMARY KEY,"
+	"  org_id INTEGER NOT NULL,"
+	"  kind TEXT NOT NULL,"
+	"  activity_id TEXT NOT NULL DEFAULT '',"
+	"  agent TEXT NOT NULL DEFAULT '',"
+	"  registration TEXT NOT NULL DEFAULT '',"
+	"  doc_id TEXT NOT NULL,"
+	"  content_type TEXT NOT NULL,"
+	"  body BLOB NOT NULL,"
+	"  etag TEXT NOT NULL,"
+	"  updated INTEGER NOT NULL,"
+	"  UNIQUE(org_id, kind, activity_id, agent, registration, doc_id));"
+	"CREATE TABLE attachment("
+	"  sha2 TEXT PRIMARY KEY,"
+	"  content_type TEXT NOT NULL,"
+	"  body BLOB NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE server_key("
+	"  name TEXT PRIMARY KEY,"
+	"  value BLOB NOT NULL) WITHOUT ROWID;"
+	"CREATE INDEX statement_verb ON statement(verb);"
+	"CREATE INDEX statement_actor ON statement(actor_id);"
+	"CREATE INDEX statement_object_id ON statement(object_id) WHERE object_id IS NOT NULL;"
+	"CREATE INDEX statement_registration ON statement(registration)"
+	"  WHERE registration IS NOT NULL;"
+	"CREATE INDEX statement_org ON statement(org_id);",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -173,7 +221,8 @@ static const char *const query_sql[Q_COUNT] = {
 	[Q_COURSE_EACH] = "SELECT c.id, c.code, c.title,"
 			  " (SELECT count(*) FROM course_alias a WHERE a.course_id = c.id)"
 			  " FROM course c ORDER BY c.code",
-	[Q_ALIAS_GET] = "SELECT course_id FROM course_alias WHERE key = ? AND org_id = ?",
+	[Q_ALIAS_GET] = "SELECT a.course_id, c.code FROM course_alias a JOIN course c ON c.id = a.course_id"
+			" WHERE a.key = ? AND a.org_id = ?",
 	[Q_ALIAS_ADD] = "INSERT INTO course_alias(course_id, org_id, key) VALUES(?,?,?)",
 	[Q_UNMAPPED] =
 		"SELECT o.code, s.course_key, a.name, count(*), sum(s.completes),"
@@ -229,17 +278,25 @@ struct store {
 	int in_transaction;
 };
 
-static int db_error(struct store *s, struct lr_error *err, const char *what)
+int store__db_error(struct sqlite3 *db, struct lr_error *err, const char *what)
 {
-	int code = sqlite3_errcode(s->db);
+	int code = sqlite3_errcode(db);
 
 	if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
 		return lr_error_set(err, LR_EBUSY, "%s: the store is busy (another lrhub is writing): %s",
-				    what, sqlite3_errmsg(s->db));
+				    what, sqlite3_errmsg(db));
 	if (code == SQLITE_NOMEM)
 		return lr_error_set(err, LR_ENOMEM, "%s: out of memory", what);
-	return lr_error_set(err, LR_EDB, "%s: %s", what, sqlite3_errmsg(s->db));
+	return lr_error_set(err, LR_EDB, "%s: %s", what, sqlite3_errmsg(db));
 }
+
+static int db_error(struct store *s, struct lr_error *err, const char *what)
+{
+	return store__db_error(s->db, err, what);
+}
+
+#define bind_text store__bind_text
+#define bind_id store__bind_id
 
 /* Returns the prepared query, reset and unbound, or NULL with err set. */
 static sqlite3_stmt *query(struct store *s, struct lr_error *err, enum query which)
@@ -260,7 +317,7 @@ static sqlite3_stmt *query(struct store *s, struct lr_error *err, enum query whi
 	return q;
 }
 
-static void bind_text(sqlite3_stmt *q, int i, const char *text)
+void store__bind_text(struct sqlite3_stmt *q, int i, const char *text)
 {
 	if (text)
 		sqlite3_bind_text(q, i, text, -1, SQLITE_STATIC);
@@ -268,7 +325,7 @@ static void bind_text(sqlite3_stmt *q, int i, const char *text)
 		sqlite3_bind_null(q, i);
 }
 
-static void bind_id(sqlite3_stmt *q, int i, int64_t id)
+void store__bind_id(struct sqlite3_stmt *q, int i, int64_t id)
 {
 	if (id > 0)
 		sqlite3_bind_int64(q, i, id);
@@ -295,7 +352,8 @@ static void now_text(char out[XTIME_MAX])
 	xtime_format(out, xtime_now_ms() / 1000 * 1000);
 }
 
-static int migrate(struct store *s, struct lr_error *err, unsigned flags)
+/* Migrates the store up to schema version target (N_MIGRATIONS normally). */
+static int migrate(struct store *s, struct lr_error *err, unsigned flags, int target)
 {
 	sqlite3_stmt *q = NULL;
 	int version = 0, i, rc = 0;
@@ -315,7 +373,7 @@ static int migrate(struct store *s, struct lr_error *err, unsigned flags)
 				  version, N_MIGRATIONS);
 		goto out;
 	}
-	if (version == N_MIGRATIONS)
+	if (version >= target)
 		goto out;
 	if (version == 0) {
 		/* A database with tables but no lrhub version belongs to something else. */
@@ -339,7 +397,7 @@ static int migrate(struct store *s, struct lr_error *err, unsigned flags)
 				  version, N_MIGRATIONS);
 		goto out;
 	}
-	for (i = version; i < N_MIGRATIONS; i++) {
+	for (i = version; i < target; i++) {
 		char sql[64];
 
 		if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK)
@@ -405,7 +463,13 @@ int store_open(struct store **out, struct lr_error *err, const char *path, unsig
 	sqlite3_exec(s->db, "PRAGMA foreign_keys = OFF", NULL, NULL, NULL);
 	/* 16 MiB of page cache keeps the id and object indexes' upper levels in memory. */
 	sqlite3_exec(s->db, "PRAGMA cache_size = -16384", NULL, NULL, NULL);
-	rc = migrate(s, err, flags);
+	rc = migrate(s, err, flags, N_MIGRATIONS);
+	if (rc == LR_EFORMAT && err && strncmp(err->text, "the file is", 11) == 0) {
+		char text[LR_ERROR_TEXT_MAX];
+		snprintf(text, sizeof(text), "%s", err->text + 8);
+		lr_error_clear(err);
+		lr_error_set(err, LR_EFORMAT, "%s%s", path, text);
+	}
 out:
 	if (rc != 0) {
 		store_close(s);
@@ -429,8 +493,29 @@ void store_close(struct store *s)
 
 int store_schema_version(struct store *s)
 {
-	(void)s;
-	return N_MIGRATIONS;
+	sqlite3_stmt *q = NULL;
+	int version = -1;
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &q, NULL) == SQLITE_OK &&
+	    sqlite3_step(q) == SQLITE_ROW)
+		version = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	return version;
+}
+
+int store__create_old(struct lr_error *err, const char *path, int version)
+{
+	struct store s;
+	int rc;
+
+	memset(&s, 0, sizeof(s));
+	if (sqlite3_open(path, &s.db) != SQLITE_OK) {
+		sqlite3_close(s.db);
+		return lr_error_set(err, LR_EIO, "cannot create %s", path);
+	}
+	rc = migrate(&s, err, 0, version < N_MIGRATIONS ? version : N_MIGRATIONS);
+	sqlite3_close(s.db);
+	return rc;
 }
 
 struct sqlite3 *store__db(struct store *s)
@@ -659,11 +744,14 @@ int store_course_alias(struct store *s, struct lr_error *err, int64_t course_id,
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW) {
 		int64_t existing = sqlite3_column_int64(q, 0);
+		char other[80];
+
+		snprintf(other, sizeof(other), "%s", col_text(q, 1));
 		sqlite3_reset(q);
 		if (existing == course_id)
 			return 0;
-		return lr_error_set(err, LR_EEXISTS, "key '%s' is already an alias of another course",
-				    key);
+		return lr_error_set(err, LR_EEXISTS, "key '%s' is already an alias of course '%s'%s",
+				    key, other, org_id ? " for this org" : " for every org");
 	}
 	sqlite3_reset(q);
 	if (rc != SQLITE_DONE)

@@ -36,7 +36,7 @@ int store_open(struct store **out, struct lr_error *err, const char *path, unsig
 /* Closes s; store_close(NULL) does nothing. */
 void store_close(struct store *s);
 
-/* The schema version of the open store. */
+/* The schema version of the open store (after store_open: the newest lrhub knows). */
 int store_schema_version(struct store *s);
 
 /* Transactions (BEGIN IMMEDIATE / COMMIT / ROLLBACK). */
@@ -200,8 +200,22 @@ int store_put_statement(struct store *s, struct lr_error *err, struct json_t *st
 /* Counts stored statements (all, or only voided ones). */
 int store_count_statements(struct store *s, struct lr_error *err, int voided_only, long *out);
 
-/* For the derived views (identity, completions): the SQLite handle. */
+/* For tests of migrations: creates a store at path with the schema of an older version. */
+int store__create_old(struct lr_error *err, const char *path, int version);
+
+/*
+ * For the modules that keep their own SQL over the store (identity,
+ * completions, packages, the HTTP API): an error from db in err (LR_EBUSY,
+ * LR_ENOMEM or LR_EDB, saying what was being done), and binding a text (NULL
+ * binds NULL) or a row id (0 or less binds NULL).
+ */
 struct sqlite3;
+struct sqlite3_stmt;
+int store__db_error(struct sqlite3 *db, struct lr_error *err, const char *what);
+void store__bind_text(struct sqlite3_stmt *q, int i, const char *text);
+void store__bind_id(struct sqlite3_stmt *q, int i, int64_t id);
+
+/* For the derived views (identity, completions): the SQLite handle. */
 struct sqlite3 *store__db(struct store *s);
 
 #endif

@@ -2,6 +2,7 @@
  * Unit tests: IFI normalisation, union-find, the string map, UUIDs, and
  * identity resolution over a real store.
  */
+#include "lrs/base64.h"
 #include "lrs/error.h"
 #include "lrs/identity.h"
 #include "lrs/ifi.h"
@@ -150,6 +151,28 @@ static void test_uuid(void)
 	CHECK_STR(out, "886313e1-3b8a-5372-9b90-0c9aee199e5d");
 }
 
+static void test_base64(void)
+{
+	char text[64];
+	unsigned char out[64];
+
+	base64url_encode(text, (const unsigned char *)"\xfb\xff\xfe", 3);
+	CHECK_STR(text, "-__-");
+	base64url_encode(text, (const unsigned char *)"ab", 2);
+	CHECK_STR(text, "YWI");
+	/* Both alphabets, with or without padding. */
+	CHECK_INT(base64_decode(out, sizeof(out), "YWI=", 4), 2);
+	CHECK_STR((char *)out, "ab");
+	CHECK_INT(base64_decode(out, sizeof(out), "dXNlcjpwYXNz", 12), 9);
+	CHECK_STR((char *)out, "user:pass");
+	CHECK_INT(base64_decode(out, sizeof(out), "-__-", 4), 3);
+	CHECK(memcmp(out, "\xfb\xff\xfe", 3) == 0);
+	CHECK_INT(base64_decode(out, sizeof(out), "+//+", 4), 3);
+	CHECK(memcmp(out, "\xfb\xff\xfe", 3) == 0);
+	CHECK_INT(base64_decode(out, sizeof(out), "ab$c", 4), -1);
+	CHECK_INT(base64_decode(out, 3, "dXNlcjpwYXNz", 12), -1); /* no room */
+}
+
 /* ---- identity resolution over a store ---- */
 
 static struct store *store;
@@ -157,7 +180,7 @@ static char path[64];
 
 static void put(const char *org_code, int64_t org_id, const char *json)
 {
-	struct store_source src = { org_id, org_code, 0, 0, 0 };
+	struct store_source src = { .org_id = org_id, .org_code = org_code };
 	struct lr_error err;
 	enum store_outcome outcome;
 	json_t *st = json_loads(json, 0, NULL);
@@ -269,6 +292,7 @@ int main(void)
 	RUN(test_unionfind);
 	RUN(test_strmap);
 	RUN(test_uuid);
+	RUN(test_base64);
 	RUN(test_identity_resolve);
 	TEST_END();
 }
