@@ -134,6 +134,8 @@ out:
 static const char usage_course[] =
 	"lrhub course add COURSE --title TEXT\n"
 	"       lrhub course alias COURSE [--org ORG] --key LOCAL_KEY\n"
+	"       lrhub course import [--org ORG] [--course COURSE] PACKAGE.zip\n"
+	"       lrhub course show COURSE\n"
 	"       lrhub course list\n"
 	"       lrhub course unmapped";
 
@@ -167,6 +169,10 @@ static int cmd_course(int argc, char **argv)
 	int n, rc = EXIT_USAGE;
 
 	lr_error_clear(&err);
+	if (argc >= 1 && (strcmp(argv[0], "import") == 0 || strcmp(argv[0], "show") == 0)) {
+		free(pos);
+		return cli_course_package(argc, argv);
+	}
 	if (!pos || argc < 1 || parse(argc - 1, argv + 1, opts, usage_course, pos, &n) != 0)
 		goto usage;
 	if (strcmp(argv[0], "add") == 0 && n == 1 && title) {

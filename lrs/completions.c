@@ -3,7 +3,19 @@
  *
  * One indexed query walks the evidence on aliased course activities; rows are
  * aggregated in memory by (person, course) and sorted for output. The memory
- * used grows with the number of persons and courses, not with statements.
+ * used grows with the number of persons and courses, not with statements
+ * (plus, for multi-SCO courses, one record per person, org and part done).
+ *
+ * Multi-SCO roll-up: when a course has an imported package structure with
+ * more than one required part (SCO, or cmi5 AU whose moveOn is not
+ * NotApplicable) for the statement's org (or for every org), a statement
+ * about one part (its part_key is set, or its course key is a part's
+ * activity IRI) is part evidence, not a completion of the course. A person
+ * completes the course at an org when completing part evidence there covers
+ * N distinct parts: a part key equal to a part's manifest identifier or
+ * activity IRI counts as that part (once, whatever the key), any other part
+ * key (Moodle's numeric scoid) counts as one part of its own. The time is
+ * when the Nth distinct part was first completed.
  */
 #include "completions.h"
 #include "error.h"
@@ -40,8 +52,30 @@ struct agg {
 	size_t orgs_at;         /* offset of this row's org bits */
 };
 
+/* A course's structure for roll-up: the latest package imported for (course, org). */
+struct structure {
+	int64_t course_id;
+	int64_t org_id;         /* 0: every org */
+	int64_t package_id;
+	long n_required;        /* distinct required parts */
+};
+
+/* A part completed by a person at an org, first at ts. */
+struct part_done {
+	long agg;
+	long org;
+	int64_t ts;
+};
+
 struct derive {
 	struct identity *id;
+	struct structure *structs;
+	long n_structs;
+	long *struct_of;        /* [course * (n_orgs + 1) + 1 + org], [.. + 0] every org; -1 none */
+	struct strmap *parts;   /* (structure, 'i'|'a', key) -> slot * 2 + required */
+	struct part_done *done;
+	long n_done, cap_done;
+	struct strmap *done_index; /* (agg, org, slot or key) -> index into done */
 	struct course_info *courses;
 	long n_courses;
 	struct org_info *orgs;
@@ -54,7 +88,8 @@ struct derive {
 };
 
 static const char evidence_sql[] =
-	"SELECT s.actor_id, ca.course_id, s.org_id, s.ts, s.completes, s.outcome, s.score"
+	"SELECT s.actor_id, ca.course_id, s.org_id, s.ts, s.completes, s.outcome, s.score,"
+	" s.part_key, s.course_key"
 	" FROM course_alias ca"
 	" JOIN statement s ON s.course_key = ca.key"
 	" WHERE s.actor_id IS NOT NULL AND s.actor_type = 'Agent'"
@@ -84,6 +119,11 @@ static void derive_free(struct derive *d)
 	free(d->aggs);
 	free(d->bits);
 	strmap_free(d->index);
+	free(d->structs);
+	free(d->struct_of);
+	strmap_free(d->parts);
+	free(d->done);
+	strmap_free(d->done_index);
 }
 
 static int load_courses(struct derive *d, struct lr_error *err, sqlite3 *db)
@@ -167,6 +207,275 @@ static long org_index(const struct derive *d, int64_t id)
 	return -1;
 }
 
+/* The key of a part in d->parts: structure index, a kind byte ('i' or 'a') and the text. */
+static size_t part_key(char *buf, size_t size, long st, char kind, const char *text)
+{
+	size_t len = strlen(text);
+
+	if (sizeof(st) + 1 + len > size)
+		return 0;
+	memcpy(buf, &st, sizeof(st));
+	buf[sizeof(st)] = kind;
+	memcpy(buf + sizeof(st) + 1, text, len);
+	return sizeof(st) + 1 + len;
+}
+
+static int load_parts(struct derive *d, sqlite3 *db, long st)
+{
+	sqlite3_stmt *q = NULL;
+	struct strmap *slots = strmap_new();
+	int step, rc = 0;
+	char key[4200];
+
+	if (!slots)
+		return LR_ENOMEM;
+	if (sqlite3_prepare_v2(db, "SELECT identifier, activity_iri, required FROM package_part"
+				   " WHERE package_id = ? AND is_part = 1 ORDER BY position", -1, &q,
+			       NULL) != SQLITE_OK) {
+		rc = LR_EDB;
+		goto out;
+	}
+	sqlite3_bind_int64(q, 1, d->structs[st].package_id);
+	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *ident = (const char *)sqlite3_column_text(q, 0);
+		const char *iri = (const char *)sqlite3_column_text(q, 1);
+		int required = sqlite3_column_int(q, 2) != 0;
+		int64_t slot = (int64_t)strmap_count(slots), value;
+		size_t len;
+
+		/* Duplicate identifiers are one part. */
+		if (strmap_get(slots, ident, strlen(ident), &slot, 1) < 0) {
+			rc = LR_ENOMEM;
+			goto out;
+		}
+		value = slot * 2 + required;
+		if ((len = part_key(key, sizeof(key), st, 'i', ident)) > 0 &&
+		    strmap_get(d->parts, key, len, &value, 1) < 0) {
+			rc = LR_ENOMEM;
+			goto out;
+		}
+		value = slot * 2 + required;
+		if (iri && (len = part_key(key, sizeof(key), st, 'a', iri)) > 0 &&
+		    strmap_get(d->parts, key, len, &value, 1) < 0) {
+			rc = LR_ENOMEM;
+			goto out;
+		}
+	}
+	if (step != SQLITE_DONE)
+		rc = LR_EDB;
+out:
+	sqlite3_finalize(q);
+	strmap_free(slots);
+	return rc;
+}
+
+/* Loads the structures of courses with more than one required part. */
+static int load_structures(struct derive *d, struct lr_error *err, sqlite3 *db)
+{
+	sqlite3_stmt *q = NULL;
+	size_t width = (size_t)d->n_orgs + 1, i;
+	int rc = 0, step;
+
+	d->parts = strmap_new();
+	d->done_index = strmap_new();
+	d->struct_of = malloc((d->n_courses ? (size_t)d->n_courses : 1) * width * sizeof(long));
+	if (!d->parts || !d->done_index || !d->struct_of)
+		goto nomem;
+	for (i = 0; i < (size_t)d->n_courses * width; i++)
+		d->struct_of[i] = -1;
+	if (sqlite3_prepare_v2(db,
+			       "SELECT p.id, p.course_id, coalesce(p.org_id, 0) FROM package p"
+			       " WHERE p.course_id IS NOT NULL AND p.id = (SELECT max(x.id) FROM package x"
+			       "  WHERE x.course_id = p.course_id AND x.org_id IS p.org_id)"
+			       " ORDER BY p.id", -1, &q, NULL) != SQLITE_OK)
+		goto db_fail;
+	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+		struct structure *st = realloc(d->structs, (size_t)(d->n_structs + 1) * sizeof(*st));
+		long course, org, at;
+		int r;
+
+		if (!st)
+			goto nomem;
+		d->structs = st;
+		st = &d->structs[d->n_structs];
+		st->package_id = sqlite3_column_int64(q, 0);
+		st->course_id = sqlite3_column_int64(q, 1);
+		st->org_id = sqlite3_column_int64(q, 2);
+		st->n_required = 0;
+		course = course_index(d, st->course_id);
+		org = st->org_id ? org_index(d, st->org_id) : -1;
+		if (course < 0 || (st->org_id && org < 0))
+			continue;
+		r = load_parts(d, db, d->n_structs);
+		if (r == LR_ENOMEM)
+			goto nomem;
+		if (r != 0)
+			goto db_fail;
+		{
+			/* Count the distinct required slots. */
+			sqlite3_stmt *c = NULL;
+			if (sqlite3_prepare_v2(db, "SELECT count(DISTINCT identifier) FROM package_part"
+						   " WHERE package_id = ? AND is_part = 1 AND required = 1",
+					       -1, &c, NULL) != SQLITE_OK)
+				goto db_fail;
+			sqlite3_bind_int64(c, 1, st->package_id);
+			if (sqlite3_step(c) == SQLITE_ROW)
+				st->n_required = sqlite3_column_int(c, 0);
+			sqlite3_finalize(c);
+		}
+		at = course * (long)width + 1 + org;
+		d->struct_of[at] = d->n_structs;
+		d->n_structs++;
+	}
+	if (step != SQLITE_DONE)
+		goto db_fail;
+	goto out;
+nomem:
+	rc = lr_error_set(err, LR_ENOMEM, "out of memory deriving completions");
+	goto out;
+db_fail:
+	rc = lr_error_set(err, LR_EDB, "reading course structures: %s", sqlite3_errmsg(db));
+out:
+	sqlite3_finalize(q);
+	return rc;
+}
+
+/* The structure for evidence about course from org (an index into structs), or -1. */
+static long structure_for(const struct derive *d, long course, long org)
+{
+	size_t width = (size_t)d->n_orgs + 1;
+	long st = -1;
+
+	if (org >= 0)
+		st = d->struct_of[(size_t)course * width + 1 + (size_t)org];
+	if (st < 0)
+		st = d->struct_of[(size_t)course * width];
+	return st >= 0 && d->structs[st].n_required > 1 ? st : -1;
+}
+
+/*
+ * Classifies a row of evidence about a course with structure st: returns 0
+ * for course-level evidence, 1 for part evidence (with *slot the matched
+ * part, or -1 for an unmatched part key, and *required), -1 out of memory.
+ */
+static int classify(struct derive *d, long st, const char *part, const char *course_key,
+		    int64_t *slot, int *required)
+{
+	char key[4200];
+	int64_t value;
+	size_t len;
+
+	*slot = -1;
+	*required = 1;
+	if (part) {
+		if (((len = part_key(key, sizeof(key), st, 'i', part)) > 0 &&
+		     strmap_get(d->parts, key, len, &value, 0) == 1) ||
+		    ((len = part_key(key, sizeof(key), st, 'a', part)) > 0 &&
+		     strmap_get(d->parts, key, len, &value, 0) == 1)) {
+			*slot = value / 2;
+			*required = (int)(value % 2);
+		}
+		return 1;
+	}
+	if (course_key && (len = part_key(key, sizeof(key), st, 'a', course_key)) > 0 &&
+	    strmap_get(d->parts, key, len, &value, 0) == 1) {
+		*slot = value / 2;
+		*required = (int)(value % 2);
+		return 1;
+	}
+	return 0;
+}
+
+/* Records that person-course agg completed a part at org at ts (the earliest time is kept). */
+static int part_completed(struct derive *d, long agg, long org, int64_t slot, const char *part,
+			  int64_t ts)
+{
+	char key[4200];
+	size_t len = 0, plen;
+	int64_t at = d->n_done;
+	int rc;
+
+	memcpy(key, &agg, sizeof(agg));
+	memcpy(key + sizeof(agg), &org, sizeof(org));
+	len = sizeof(agg) + sizeof(org);
+	if (slot >= 0) {
+		key[len++] = 's';
+		memcpy(key + len, &slot, sizeof(slot));
+		len += sizeof(slot);
+	} else {
+		plen = strlen(part);
+		if (plen > sizeof(key) - len - 1)
+			plen = sizeof(key) - len - 1;
+		key[len++] = 'k';
+		memcpy(key + len, part, plen);
+		len += plen;
+	}
+	rc = strmap_get(d->done_index, key, len, &at, 1);
+	if (rc < 0)
+		return LR_ENOMEM;
+	if (rc == 1) {
+		if (ts < d->done[at].ts)
+			d->done[at].ts = ts;
+		return 0;
+	}
+	if (d->n_done == d->cap_done) {
+		long cap = d->cap_done ? d->cap_done * 2 : 256;
+		struct part_done *done = realloc(d->done, (size_t)cap * sizeof(*done));
+		if (!done)
+			return LR_ENOMEM;
+		d->done = done;
+		d->cap_done = cap;
+	}
+	d->done[d->n_done].agg = agg;
+	d->done[d->n_done].org = org;
+	d->done[d->n_done].ts = ts;
+	d->n_done++;
+	return 0;
+}
+
+static int done_order(const void *pa, const void *pb)
+{
+	const struct part_done *a = pa, *b = pb;
+
+	if (a->agg != b->agg)
+		return a->agg < b->agg ? -1 : 1;
+	if (a->org != b->org)
+		return a->org < b->org ? -1 : 1;
+	return a->ts < b->ts ? -1 : a->ts > b->ts;
+}
+
+static void add_completion(struct derive *d, struct agg *a, long org, int64_t ts)
+{
+	if (a->completions == 0 || ts < a->first_ms)
+		a->first_ms = ts;
+	if (a->completions == 0 || ts > a->last_ms)
+		a->last_ms = ts;
+	a->completions++;
+	if (org >= 0)
+		d->bits[a->orgs_at + (size_t)org / 64] |= 1ULL << (org % 64);
+}
+
+/* Each (person, course, org) whose parts done reach the structure's N completes the course. */
+static void roll_up(struct derive *d)
+{
+	long i = 0, j;
+
+	if (d->n_done == 0)
+		return;
+	qsort(d->done, (size_t)d->n_done, sizeof(*d->done), done_order);
+	while (i < d->n_done) {
+		struct agg *a = &d->aggs[d->done[i].agg];
+		long st = structure_for(d, a->course, d->done[i].org);
+
+		for (j = i; j < d->n_done && d->done[j].agg == d->done[i].agg &&
+			    d->done[j].org == d->done[i].org; j++)
+			;
+		if (st >= 0 && j - i >= d->structs[st].n_required)
+			add_completion(d, a, d->done[i].org, d->done[i + d->structs[st].n_required - 1].ts);
+		i = j;
+	}
+}
+
 static struct agg *agg_for(struct derive *d, long person, long course)
 {
 	long key[2] = { person, course };
@@ -221,6 +530,9 @@ static int gather(struct derive *d, struct lr_error *err, sqlite3 *db,
 		long org = org_index(d, sqlite3_column_int64(q, 2));
 		int64_t ts = sqlite3_column_int64(q, 3);
 		struct agg *a;
+		long st;
+		int is_part = 0, required = 1;
+		int64_t slot = -1;
 
 		if (person < 0 || course < 0)
 			continue; /* an agent or course made after the identity was resolved */
@@ -229,14 +541,22 @@ static int gather(struct derive *d, struct lr_error *err, sqlite3 *db,
 			rc = lr_error_set(err, LR_ENOMEM, "out of memory deriving completions");
 			goto out;
 		}
-		if (sqlite3_column_int(q, 4)) {
-			if (a->completions == 0 || ts < a->first_ms)
-				a->first_ms = ts;
-			if (a->completions == 0 || ts > a->last_ms)
-				a->last_ms = ts;
-			a->completions++;
-			if (org >= 0)
-				d->bits[a->orgs_at + (size_t)org / 64] |= 1ULL << (org % 64);
+		st = structure_for(d, course, org);
+		if (st >= 0) {
+			is_part = classify(d, st, (const char *)sqlite3_column_text(q, 7),
+					   (const char *)sqlite3_column_text(q, 8), &slot, &required);
+			if (is_part < 0) {
+				rc = lr_error_set(err, LR_ENOMEM, "out of memory deriving completions");
+				goto out;
+			}
+		}
+		if (sqlite3_column_int(q, 4) && !is_part) {
+			add_completion(d, a, org, ts);
+		} else if (sqlite3_column_int(q, 4) && required &&
+			   part_completed(d, (long)(a - d->aggs), org, slot,
+					  (const char *)sqlite3_column_text(q, 7), ts) != 0) {
+			rc = lr_error_set(err, LR_ENOMEM, "out of memory deriving completions");
+			goto out;
 		}
 		if (sqlite3_column_type(q, 5) != SQLITE_NULL) {
 			if (sqlite3_column_int(q, 5))
@@ -253,6 +573,7 @@ static int gather(struct derive *d, struct lr_error *err, sqlite3 *db,
 	}
 	if (step != SQLITE_DONE)
 		goto db_fail;
+	roll_up(d);
 	goto out;
 db_fail:
 	rc = lr_error_set(err, LR_EDB, "reading evidence: %s", sqlite3_errmsg(db));
@@ -387,6 +708,7 @@ int completions_each(struct store *s, struct lr_error *err, const struct complet
 	}
 	if ((rc = identity_resolve(&d.id, err, s)) != 0 ||
 	    (rc = load_courses(&d, err, store__db(s))) != 0 ||
+	    (rc = load_structures(&d, err, store__db(s))) != 0 ||
 	    (rc = gather(&d, err, store__db(s), cq, course_id, org_id)) != 0)
 		goto out;
 	rc = emit(&d, err, cq, fn, ctx);

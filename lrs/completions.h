@@ -13,6 +13,14 @@
  * result.completion true. Success is "passed" if any evidence passes (verb
  * passed or result.success true), else "failed" if any fails, else "unknown".
  * The best score is the highest result.score.scaled of any evidence.
+ *
+ * Multi-SCO roll-up: for a course with an imported package of more than one
+ * required part (SCO or AU), part evidence (a statement with a part key, or an
+ * xAPI statement on a part's activity IRI) completes the course only when
+ * every required part is completed by the same org's data, at the time the
+ * last part was; course-level evidence completes it as before. The package
+ * used is the latest imported for the course and that org, else the latest
+ * for every org.
  */
 #ifndef LRHUB_COMPLETIONS_H
 #define LRHUB_COMPLETIONS_H
