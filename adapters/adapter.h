@@ -31,6 +31,7 @@ struct adapter_input {
 	const char *org;        /* the org code the data belongs to */
 	const char *course;     /* the course key given with --course, or NULL */
 	const char *timezone;   /* the org's time zone for local times, or NULL */
+	const char *lms_url;    /* the org's LMS address (account homePage), or NULL */
 };
 
 enum adapter_item_kind {

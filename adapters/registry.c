@@ -6,9 +6,19 @@
 #include <string.h>
 
 extern const struct adapter adapter_xapi;
+extern const struct adapter adapter_moodle_track;
+extern const struct adapter adapter_moodle_users;
+extern const struct adapter adapter_moodle_report;
+extern const struct adapter adapter_scormcloud;
+extern const struct adapter adapter_totara;
 
 const struct adapter *const adapter_list[] = {
 	&adapter_xapi,
+	&adapter_moodle_track,
+	&adapter_moodle_users,
+	&adapter_moodle_report,
+	&adapter_scormcloud,
+	&adapter_totara,
 	NULL
 };
 

@@ -55,6 +55,7 @@ struct run_state {
 	int64_t org_id;
 	int64_t run_id;
 	const char *timezone;
+	const char *lms_url;
 	struct ingest_report *report;
 	long batch;
 };
@@ -99,6 +100,20 @@ static void add_counts(struct store_counts *to, const struct store_counts *from)
 	to->rejected += from->rejected;
 }
 
+/* Sets fr's error from e: the whole line in why (for the store), the parts for the caller. */
+static void located_error(struct ingest_file_result *fr, struct lr_error *e, char *why,
+			  size_t why_size, char *reason, size_t reason_size)
+{
+	e->source[0] = '\0';
+	lr_error_format(e, why, why_size);
+	snprintf(reason, reason_size, "%s%s%s", e->field, e->field[0] ? ": " : "",
+		 e->text[0] ? e->text : lr_strerror(e->code));
+	fr->error = why;
+	fr->error_line = e->line;
+	fr->error_record = e->record;
+	fr->reason = reason;
+}
+
 /* Reads one file's records into the store. Store failures return < 0. */
 static int ingest_file(struct run_state *rs, struct lr_error *err, const char *path)
 {
@@ -111,6 +126,7 @@ static int ingest_file(struct run_state *rs, struct lr_error *err, const char *p
 	unsigned char digest[HASH_SHA256_LEN];
 	char head[HEAD_MAX];
 	char why[LR_ERROR_TEXT_MAX + LR_ERROR_SOURCE_MAX + 64];
+	char reason[LR_ERROR_TEXT_MAX + LR_ERROR_FIELD_MAX + 4];
 	void *state = NULL;
 	int64_t file_id = 0;
 	long records = 0, in_batch = 0;
@@ -181,10 +197,9 @@ static int ingest_file(struct run_state *rs, struct lr_error *err, const char *p
 	in.org = rs->opts->org;
 	in.course = rs->opts->course;
 	in.timezone = rs->timezone;
+	in.lms_url = rs->lms_url;
 	if (ad->open(&state, &ferr, &in) != 0) {
-		ferr.source[0] = '\0';
-		lr_error_format(&ferr, why, sizeof(why));
-		fr.error = why;
+		located_error(&fr, &ferr, why, sizeof(why), reason, sizeof(reason));
 		goto finish;
 	}
 	src.org_id = rs->org_id;
@@ -214,11 +229,9 @@ static int ingest_file(struct run_state *rs, struct lr_error *err, const char *p
 		}
 		if (step < 0) {
 			/* The rest of the file cannot be read: keep what went in, say why. */
-			rej.source[0] = '\0';
 			if (rd.failed)
 				snprintf(rej.text, sizeof(rej.text), "read error: %s", strerror(rd.failed));
-			lr_error_format(&rej, why, sizeof(why));
-			fr.error = why;
+			located_error(&fr, &rej, why, sizeof(why), reason, sizeof(reason));
 			break;
 		}
 		records++;
@@ -354,6 +367,7 @@ static int ingest_path(struct run_state *rs, struct lr_error *err, const char *p
 struct org_lookup {
 	const char *code;
 	char *timezone;
+	char *lms_url;
 };
 
 static int find_tz(void *ctx, const struct store_org *org)
@@ -364,6 +378,8 @@ static int find_tz(void *ctx, const struct store_org *org)
 		return 0;
 	if (org->timezone)
 		l->timezone = strdup(org->timezone);
+	if (org->lms_url)
+		l->lms_url = strdup(org->lms_url);
 	return 1;
 }
 
@@ -371,7 +387,7 @@ int ingest_paths(struct store *s, struct lr_error *err, const struct ingest_opti
 		 const char *const *paths, size_t n_paths, struct ingest_report *report)
 {
 	struct run_state rs;
-	struct org_lookup tz = { opts->org, NULL };
+	struct org_lookup tz = { opts->org, NULL, NULL };
 	size_t i;
 	int rc;
 
@@ -389,6 +405,7 @@ int ingest_paths(struct store *s, struct lr_error *err, const struct ingest_opti
 	if ((rc = store_org_each(s, err, find_tz, &tz)) != 0)
 		return rc;
 	rs.timezone = tz.timezone;
+	rs.lms_url = tz.lms_url;
 	if ((rc = store_run_begin(s, err, "ingest", rs.org_id, &rs.run_id)) != 0)
 		goto out;
 	report->run_id = rs.run_id;
@@ -407,5 +424,6 @@ int ingest_paths(struct store *s, struct lr_error *err, const struct ingest_opti
 	}
 out:
 	free(tz.timezone);
+	free(tz.lms_url);
 	return rc;
 }

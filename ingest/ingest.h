@@ -27,7 +27,10 @@ struct ingest_file_result {
 	int64_t size;
 	struct store_counts counts;
 	const char *status;        /* "done", "partial" (stopped part-way), "failed" */
-	const char *error;         /* why it is partial or failed ("LINE: record N: ..."), else NULL */
+	const char *error;         /* why it is partial or failed ("line N: record N: ..."), else NULL */
+	long error_line;           /* where, when known (0 if not) ... */
+	long error_record;
+	const char *reason;        /* ... and what, without where; NULL when error is NULL */
 };
 
 struct ingest_options {

@@ -42,4 +42,35 @@ int64_t xtime_now_ms(void);
  */
 int xtime_duration_valid(const char *text);
 
+/*
+ * Time zones, for exports that write local times without an offset. A zone
+ * is read from the system's TZif files ($TZDIR, else /usr/share/zoneinfo)
+ * by its IANA name ("Europe/London"), including the POSIX rule at the end
+ * of the file for years after its last transition. Nothing here touches
+ * the process's TZ or calls tzset(), so it is safe in threads; a loaded
+ * zone is read-only.
+ */
+struct xtime_zone;
+
+/*
+ * Loads zone name into *out (free with xtime_zone_free). "UTC", "Etc/UTC"
+ * and "Z" need no file. Returns 0, LR_EINVAL for a malformed name or file,
+ * LR_ENOTFOUND when there is no such zone, LR_ENOMEM.
+ */
+int xtime_zone_load(struct xtime_zone **out, const char *name);
+void xtime_zone_free(struct xtime_zone *zone);
+
+/*
+ * Converts a local date and time in zone (NULL means UTC) to milliseconds
+ * since the epoch in UTC (*out_ms). A time that occurs twice (clocks going
+ * back) is the first; a time that does not exist (clocks going forward) is
+ * read with the offset before the change, as mktime() does. Returns 0 or
+ * LR_EINVAL for an impossible date.
+ */
+int xtime_zone_local(int64_t *out_ms, const struct xtime_zone *zone, int year, int month, int day,
+		     int hour, int minute, int second);
+
+/* The zone's offset from UTC in seconds at utc_ms (east positive). */
+long xtime_zone_offset(const struct xtime_zone *zone, int64_t utc_ms);
+
 #endif
