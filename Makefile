@@ -128,3 +128,11 @@ clean:
 	rm -rf build build-san
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ADL's LRS conformance suite against `lrhub serve` (xAPI 1.0.3 and 2.0.0).
+# SUITE is a clone of adlnet/lrs-conformance-test-suite with `npm install`
+# done in it, kept outside this project. Not part of `check`: it needs node.
+.PHONY: conformance
+conformance: $(BUILD)/lrhub
+	@test -n "$(SUITE)" || { echo "usage: make conformance SUITE=/path/to/lrs-conformance-test-suite"; exit 1; }
+	@sh scripts/conformance.sh $(BUILD)/lrhub $(SUITE) $(XAPI_VERSIONS)

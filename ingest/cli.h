@@ -59,4 +59,10 @@ struct cli_command {
 extern const struct cli_command cli_init, cli_org, cli_course, cli_identity, cli_ingest,
 	cli_completions, cli_rejects, cli_runs, cli_formats;
 
+/* `course import` and `course show` (ingest/cli_package.c): argv[0] is "import" or "show". */
+int cli_course_package(int argc, char **argv);
+
+/* The xAPI HTTP API commands (ingest/cli_serve.c). */
+extern const struct cli_command cli_serve, cli_credential;
+
 #endif

@@ -154,7 +154,7 @@ int open_store(struct store **s, unsigned flags)
 
 static const struct cli_command *const commands[] = {
 	&cli_init, &cli_org, &cli_course, &cli_identity, &cli_ingest, &cli_completions,
-	&cli_rejects, &cli_runs, &cli_formats, NULL
+	&cli_rejects, &cli_runs, &cli_formats, &cli_serve, &cli_credential, NULL
 };
 
 static const struct cli_command *find_command(const char *name)
@@ -181,6 +181,8 @@ static void usage(FILE *out)
 		"  org list\n"
 		"  course add COURSE --title TEXT\n"
 		"  course alias COURSE [--org ORG] --key LOCAL_KEY\n"
+		"  course import [--org ORG] [--course COURSE] PACKAGE.zip\n"
+		"  course show COURSE\n"
 		"  course list | course unmapped\n"
 		"  identity import MAPPING.csv   columns org,key,email\n"
 		"  ingest --org ORG [--format NAME] [--course KEY] [--json] [--quiet] [--batch N]\n"
@@ -190,6 +192,8 @@ static void usage(FILE *out)
 		"  rejects [--run N] [--raw]     what was refused, and why\n"
 		"  runs [--limit N]              the latest ingest runs\n"
 		"  formats                       the input formats lrhub reads\n"
+		"  serve [--listen ADDR:PORT] [--base /xapi]   run the xAPI LRS (HTTP API)\n"
+		"  credential add ORG [--scope write|read-own|read-all|admin]   an API key\n"
 		"\n"
 		"Run 'lrhub COMMAND --help' for a command's options; 'man lrhub' for all.\n"
 		"Exit status: 0 all good, 1 usage, 2 some records rejected, 3 nothing ingested or fatal.\n");

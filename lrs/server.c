@@ -1,0 +1,908 @@
+/*
+ * server.c: the xAPI HTTP API on libmicrohttpd (see server.h): connection
+ * handling and limits, the base path, CORS, version negotiation, HTTP Basic
+ * authentication, the 1.0.3 alternate request syntax, routing, and the small
+ * resources (about, activities, agents). Statements are in
+ * statements_api.c, documents in documents.c, the request and response
+ * types in http.c. libmicrohttpd's own error log is off: the library does
+ * not print.
+ */
+#include "server.h"
+#include "base64.h"
+#include "credentials.h"
+#include "documents.h"
+#include "error.h"
+#include "http.h"
+#include "identity.h"
+#include "ifi.h"
+#include "statements_api.h"
+#include "store.h"
+#include "xtime.h"
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <openssl/rand.h>
+#include <sqlite3.h>
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_MAX_BODY (16u * 1024 * 1024)
+
+/* One store connection per worker thread, all closed when the server stops. */
+struct worker_store {
+	struct worker_store *next;
+	struct store *store;
+	pthread_t thread;
+};
+
+struct lrs_server {
+	struct MHD_Daemon *daemon;
+	char *db_path;
+	char *base;
+	size_t max_body;
+	const char *default_version;
+	unsigned port;
+	unsigned char token_key[32];
+	pthread_mutex_t stores_lock;
+	struct worker_store *stores;
+	unsigned long generation;   /* tells one server's thread-local stores from another's */
+};
+
+static _Thread_local struct store *tl_store;
+static _Thread_local unsigned long tl_generation;
+static unsigned long next_generation = 1;
+static pthread_mutex_t generation_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Per-request state kept by libmicrohttpd between calls. */
+struct request_state {
+	char *body;
+	size_t len, cap;
+	int too_big;
+	char *scratch[HTTP_MAX_KV * 2 + 2]; /* strings decoded for the alternate syntax */
+	size_t n_scratch;
+};
+
+/* ---- the worker thread's store ---- */
+
+static struct store *worker_store(struct lrs_server *srv, struct lr_error *err)
+{
+	struct worker_store *w;
+	struct store *s = NULL;
+
+	if (tl_store && tl_generation == srv->generation)
+		return tl_store;
+	if (store_open(&s, err, srv->db_path, 0) != 0)
+		return NULL;
+	w = calloc(1, sizeof(*w));
+	if (!w) {
+		store_close(s);
+		lr_error_set(err, LR_ENOMEM, "out of memory");
+		return NULL;
+	}
+	w->store = s;
+	w->thread = pthread_self();
+	pthread_mutex_lock(&srv->stores_lock);
+	w->next = srv->stores;
+	srv->stores = w;
+	pthread_mutex_unlock(&srv->stores_lock);
+	tl_store = s;
+	tl_generation = srv->generation;
+	return s;
+}
+
+/* ---- small resources: about, activities, agents ---- */
+
+static void handle_about(const struct http_request *req, struct http_response *resp)
+{
+	json_t *about;
+
+	if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
+		http_error(resp, 405, "the about resource only answers GET");
+		return;
+	}
+	about = json_pack("{s:[sssss], s:{}}", "version", "1.0.0", "1.0.1", "1.0.2", "1.0.3",
+			  "2.0.0", "extensions");
+	if (!about) {
+		http_error(resp, 500, "out of memory");
+		return;
+	}
+	http_set_json(resp, 200, about);
+	json_decref(about);
+}
+
+/* Merges definition def into into: language maps entry by entry, the rest replaced. */
+static void merge_definition(json_t *into, const json_t *def)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach((json_t *)def, key, v) {
+		json_t *have = json_object_get(into, key);
+		if ((strcmp(key, "name") == 0 || strcmp(key, "description") == 0) &&
+		    json_is_object(have) && json_is_object(v))
+			json_object_update(have, v);
+		else
+			json_object_set(into, key, v);
+	}
+}
+
+static void handle_activities(const struct http_request *req, struct http_response *resp)
+{
+	const char *id = http_arg(req, "activityId");
+	sqlite3 *db = store__db(req->store);
+	sqlite3_stmt *q = NULL;
+	json_t *activity = NULL, *definition = NULL;
+
+	if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
+		http_error(resp, 405, "the activities resource only answers GET");
+		return;
+	}
+	if (!id || !id[0]) {
+		http_error(resp, 400, "activityId is required");
+		return;
+	}
+	if (req->n_args > 1) {
+		http_error(resp, 400, "the activities resource takes only activityId");
+		return;
+	}
+	/* Everything the statements about it said, the latest winning. */
+	if (sqlite3_prepare_v2(db,
+			       "SELECT json_extract(json, '$.object.definition') FROM statement"
+			       " WHERE object_id = ? AND object_type = 'Activity'"
+			       " AND json_extract(json, '$.object.definition') IS NOT NULL"
+			       " ORDER BY seq DESC LIMIT 1000", -1, &q, NULL) != SQLITE_OK) {
+		http_error(resp, 500, "store: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	activity = json_pack("{s:s, s:s}", "objectType", "Activity", "id", id);
+	definition = json_object();
+	if (!activity || !definition) {
+		http_error(resp, 500, "out of memory");
+		goto out;
+	}
+	{
+		/* Oldest first, so that later statements win. */
+		json_t *defs = json_array();
+		size_t i;
+		while (defs && sqlite3_step(q) == SQLITE_ROW) {
+			json_t *d = json_loads((const char *)sqlite3_column_text(q, 0), 0, NULL);
+			if (json_is_object(d))
+				json_array_insert_new(defs, 0, d);
+			else
+				json_decref(d);
+		}
+		for (i = 0; i < json_array_size(defs); i++)
+			merge_definition(definition, json_array_get(defs, i));
+		json_decref(defs);
+	}
+	if (json_object_size(definition) > 0)
+		json_object_set(activity, "definition", definition);
+	http_set_json(resp, 200, activity);
+out:
+	json_decref(definition);
+	json_decref(activity);
+	sqlite3_finalize(q);
+}
+
+/* Adds the identifier of agent key (ifi form) to the Person's arrays. */
+static void person_add_key(json_t *person, const char *key)
+{
+	if (strncmp(key, "mbox:", 5) == 0) {
+		char mbox[IFI_MAX + 8];
+		snprintf(mbox, sizeof(mbox), "mailto:%s", key + 5);
+		json_array_append_new(json_object_get(person, "mbox"), json_string(mbox));
+	} else if (strncmp(key, "sha1:", 5) == 0) {
+		json_array_append_new(json_object_get(person, "mbox_sha1sum"), json_string(key + 5));
+	} else if (strncmp(key, "openid:", 7) == 0) {
+		json_array_append_new(json_object_get(person, "openid"), json_string(key + 7));
+	} else if (strncmp(key, "account:", 8) == 0) {
+		const char *bar = strrchr(key + 8, '|');
+		if (bar) {
+			json_array_append_new(json_object_get(person, "account"),
+					      json_pack("{s:s%, s:s}", "homePage", key + 8,
+							(size_t)(bar - key - 8), "name", bar + 1));
+		}
+	}
+}
+
+static void person_add_name(json_t *person, const char *name)
+{
+	json_t *names = json_object_get(person, "name");
+	size_t i;
+	json_t *v;
+
+	if (!name)
+		return;
+	json_array_foreach(names, i, v)
+		if (strcmp(json_string_value(v), name) == 0)
+			return;
+	json_array_append_new(names, json_string(name));
+}
+
+static void handle_agents(const struct http_request *req, struct http_response *resp)
+{
+	const char *agent_text = http_arg(req, "agent");
+	struct lr_error err;
+	struct identity *id = NULL;
+	sqlite3 *db = store__db(req->store);
+	sqlite3_stmt *q = NULL;
+	json_t *agent = NULL, *person = NULL, *v;
+	char key[IFI_MAX];
+	const char *k;
+	long p = -1;
+
+	lr_error_clear(&err);
+	if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
+		http_error(resp, 405, "the agents resource only answers GET");
+		return;
+	}
+	if (!agent_text) {
+		http_error(resp, 400, "agent is required");
+		return;
+	}
+	if (req->n_args > 1) {
+		http_error(resp, 400, "the agents resource takes only agent");
+		return;
+	}
+	agent = json_loads(agent_text, JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(agent) || ifi_key(key, sizeof(key), agent) != 0 ||
+	    ((k = json_string_value(json_object_get(agent, "objectType"))) && strcmp(k, "Agent") != 0 &&
+	     strcmp(k, "Group") != 0)) {
+		http_error(resp, 400, "agent is not an Agent with one identifier");
+		goto out;
+	}
+	person = json_pack("{s:s, s:[], s:[], s:[], s:[], s:[]}", "objectType", "Person", "name",
+			   "mbox", "mbox_sha1sum", "openid", "account");
+	if (!person) {
+		http_error(resp, 500, "out of memory");
+		goto out;
+	}
+	/* The merged Person: every identifier lrhub's identity resolution joins to this one. */
+	if (identity_resolve(&id, &err, req->store) != 0) {
+		http_error(resp, 500, "resolving persons: %s", err.text);
+		goto out;
+	}
+	if (sqlite3_prepare_v2(db, "SELECT id FROM agent WHERE ifi = ?", -1, &q, NULL) != SQLITE_OK)
+		goto db_fail;
+	sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		p = identity_person_of(id, sqlite3_column_int64(q, 0));
+	sqlite3_finalize(q);
+	q = NULL;
+	if (p < 0) {
+		person_add_name(person, json_string_value(json_object_get(agent, "name")));
+		person_add_key(person, key);
+	} else {
+		if (sqlite3_prepare_v2(db, "SELECT id, ifi, name FROM agent ORDER BY ifi", -1, &q,
+				       NULL) != SQLITE_OK)
+			goto db_fail;
+		while (sqlite3_step(q) == SQLITE_ROW) {
+			if (identity_person_of(id, sqlite3_column_int64(q, 0)) != p)
+				continue;
+			person_add_name(person, (const char *)sqlite3_column_text(q, 2));
+			person_add_key(person, (const char *)sqlite3_column_text(q, 1));
+		}
+	}
+	/* Empty arrays are left out. */
+	{
+		const char *names[] = { "name", "mbox", "mbox_sha1sum", "openid", "account", NULL };
+		int i;
+		for (i = 0; names[i]; i++) {
+			v = json_object_get(person, names[i]);
+			if (json_array_size(v) == 0)
+				json_object_del(person, names[i]);
+		}
+	}
+	http_set_json(resp, 200, person);
+	goto out;
+db_fail:
+	http_error(resp, 500, "store: %s", sqlite3_errmsg(db));
+out:
+	sqlite3_finalize(q);
+	identity_free(id);
+	json_decref(person);
+	json_decref(agent);
+}
+
+/* ---- request plumbing ---- */
+
+static enum MHD_Result collect_kv(void *cls, enum MHD_ValueKind kind, const char *key,
+				  const char *value)
+{
+	struct http_request *req = cls;
+
+	if (kind == MHD_GET_ARGUMENT_KIND) {
+		if (req->n_args < HTTP_MAX_KV) {
+			req->args[req->n_args].name = key;
+			req->args[req->n_args].value = value ? value : "";
+			req->n_args++;
+		}
+	} else if (req->n_headers < HTTP_MAX_KV) {
+		req->headers[req->n_headers].name = key;
+		req->headers[req->n_headers].value = value ? value : "";
+		req->n_headers++;
+	}
+	return MHD_YES;
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Decodes an application/x-www-form-urlencoded component of len bytes (new string). */
+static char *form_decode(const char *text, size_t len)
+{
+	char *out = malloc(len + 1);
+	size_t i, o = 0;
+
+	if (!out)
+		return NULL;
+	for (i = 0; i < len; i++) {
+		if (text[i] == '+') {
+			out[o++] = ' ';
+		} else if (text[i] == '%' && i + 2 < len &&
+			   hexval((unsigned char)text[i + 1]) >= 0 && hexval((unsigned char)text[i + 2]) >= 0) {
+			out[o++] = (char)(hexval((unsigned char)text[i + 1]) * 16 +
+					  hexval((unsigned char)text[i + 2]));
+			i += 2;
+		} else {
+			out[o++] = text[i];
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static char *keep_scratch(struct request_state *st, char *text)
+{
+	if (!text)
+		return NULL;
+	if (st->n_scratch >= sizeof(st->scratch) / sizeof(st->scratch[0])) {
+		free(text);
+		return NULL;
+	}
+	st->scratch[st->n_scratch++] = text;
+	return text;
+}
+
+static void set_header(struct http_request *req, const char *name, const char *value)
+{
+	size_t i;
+
+	for (i = 0; i < req->n_headers; i++) {
+		if (strcasecmp(req->headers[i].name, name) == 0) {
+			req->headers[i].value = value;
+			return;
+		}
+	}
+	if (req->n_headers < HTTP_MAX_KV) {
+		req->headers[req->n_headers].name = name;
+		req->headers[req->n_headers].value = value;
+		req->n_headers++;
+	}
+}
+
+/*
+ * The 1.0.3 alternate request syntax: POST ?method=PUT with the headers,
+ * the query arguments and the content as form fields. Returns 0, or an HTTP
+ * status after filling resp.
+ */
+static int alternate_syntax(struct http_request *req, struct request_state *st,
+			    struct http_response *resp)
+{
+	static const char *const header_fields[] = {
+		"Authorization", "X-Experience-API-Version", "Content-Type", "Content-Length",
+		"If-Match", "If-None-Match", NULL
+	};
+	const char *method = http_arg(req, "method");
+	const char *p, *end;
+	char *content = NULL;
+	size_t content_len = 0;
+
+	if (strcmp(req->method, "POST") != 0)
+		return http_error(resp, 400, "the method parameter is only allowed on POST");
+	if (strcmp(method, "GET") != 0 && strcmp(method, "PUT") != 0 &&
+	    strcmp(method, "POST") != 0 && strcmp(method, "DELETE") != 0)
+		return http_error(resp, 400, "method '%s' is not an HTTP method lrhub answers", method);
+	if (req->n_args != 1)
+		return http_error(resp, 400,
+				  "with the alternate request syntax all parameters go in the form body");
+	if (!http_type_is(http_header(req, "Content-Type"), "application/x-www-form-urlencoded"))
+		return http_error(resp, 400,
+				  "the alternate request syntax needs application/x-www-form-urlencoded");
+	req->method = method;
+	req->n_args = 0;
+	p = req->body ? req->body : "";
+	end = p + req->body_len;
+	while (p < end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *field_end = amp ? amp : end;
+		const char *eq = memchr(p, '=', (size_t)(field_end - p));
+		char *name, *value;
+		int i, is_header = 0;
+
+		if (!eq)
+			eq = field_end;
+		name = keep_scratch(st, form_decode(p, (size_t)(eq - p)));
+		value = keep_scratch(st, form_decode(eq < field_end ? eq + 1 : eq,
+						     (size_t)(field_end - (eq < field_end ? eq + 1 : eq))));
+		if (!name || !value)
+			return http_error(resp, 413, "too many form fields");
+		for (i = 0; header_fields[i]; i++) {
+			if (strcasecmp(name, header_fields[i]) == 0) {
+				set_header(req, header_fields[i], value);
+				is_header = 1;
+			}
+		}
+		if (is_header) {
+			/* done */
+		} else if (strcmp(name, "content") == 0) {
+			content = value;
+			content_len = strlen(value);
+		} else if (req->n_args < HTTP_MAX_KV) {
+			req->args[req->n_args].name = name;
+			req->args[req->n_args].value = value;
+			req->n_args++;
+		}
+		p = field_end + 1;
+	}
+	req->body = content;
+	req->body_len = content ? content_len : 0;
+	if (!http_header(req, "Content-Type") ||
+	    http_type_is(http_header(req, "Content-Type"), "application/x-www-form-urlencoded"))
+		set_header(req, "Content-Type", "application/json");
+	return 0;
+}
+
+/* Checks HTTP Basic credentials. Returns 0 with *cred set, or a status after filling resp. */
+static int authenticate(const struct http_request *req, struct http_response *resp,
+			struct credential *cred)
+{
+	const char *auth = http_header(req, "Authorization");
+	char decoded[512];
+	char *colon;
+	struct lr_error err;
+	int rc;
+
+	lr_error_clear(&err);
+	if (!auth || strncasecmp(auth, "Basic ", 6) != 0)
+		return http_error(resp, 401, "HTTP Basic authentication is required");
+	auth += 6;
+	while (*auth == ' ')
+		auth++;
+	if (base64_decode((unsigned char *)decoded, sizeof(decoded), auth, strlen(auth)) < 0 ||
+	    !(colon = strchr(decoded, ':')))
+		return http_error(resp, 401, "the Authorization header is malformed");
+	*colon = '\0';
+	rc = credential_verify(req->store, &err, decoded, colon + 1, cred);
+	memset(decoded, 0, sizeof(decoded));
+	if (rc == LR_ENOTFOUND)
+		return http_error(resp, 401, "unknown key or wrong secret");
+	if (rc != 0)
+		return http_error(resp, 503, "checking credentials: %s", err.text);
+	return 0;
+}
+
+/* Reads X-Experience-API-Version: 1 for 1.0.x, 2 for 2.0.x, 0 if absent, -1 if unsupported. */
+static int parse_version(const char *text, char out[16])
+{
+	const char *p;
+
+	if (!text)
+		return 0;
+	if (strncmp(text, "1.0", 3) == 0 || strncmp(text, "2.0", 3) == 0) {
+		p = text + 3;
+		if (*p == '\0') {
+			snprintf(out, 16, "%s", text[0] == '1' ? "1.0.3" : "2.0.0");
+			return text[0] == '1' ? 1 : 2;
+		}
+		if (*p == '.' && isdigit((unsigned char)p[1])) {
+			for (p++; isdigit((unsigned char)*p); p++)
+				;
+			if (*p == '\0' && strlen(text) < 16) {
+				snprintf(out, 16, "%s", text);
+				return text[0] == '1' ? 1 : 2;
+			}
+		}
+	}
+	return -1;
+}
+
+static void route(struct lrs_server *srv, struct http_request *req, struct request_state *st,
+		  struct http_response *resp, char version_out[16])
+{
+	struct credential cred;
+	struct lr_error err;
+	const char *path = req->path;
+	int is_about = strcmp(path, "/about") == 0, v;
+
+	lr_error_clear(&err);
+	snprintf(version_out, 16, "%s", srv->default_version);
+	if (http_arg(req, "method") && !is_about) {
+		/* Alternate syntax: the version header may be in the form. */
+		char tmp[16];
+		int tv = parse_version(http_header(req, "X-Experience-API-Version"), tmp);
+		if (tv == 2) {
+			snprintf(version_out, 16, "%s", tmp);
+			http_error(resp, 400, "the alternate request syntax is not allowed in xAPI 2.0");
+			return;
+		}
+		if (alternate_syntax(req, st, resp) != 0)
+			return;
+	}
+	v = parse_version(http_header(req, "X-Experience-API-Version"), version_out);
+	if (v < 0) {
+		snprintf(version_out, 16, "%s", srv->default_version);
+		if (!is_about) {
+			http_error(resp, 400, "X-Experience-API-Version '%s' is not supported (use 1.0.x or 2.0.x)",
+				   http_header(req, "X-Experience-API-Version"));
+			return;
+		}
+	} else if (v == 0 && !is_about) {
+		http_error(resp, 400, "the X-Experience-API-Version header is required");
+		return;
+	}
+	req->v2 = v == 2 || (v <= 0 && srv->default_version[0] == '2');
+	if (is_about) {
+		handle_about(req, resp);
+		return;
+	}
+	if (!(req->store = worker_store(srv, &err))) {
+		http_error(resp, 503, "the store cannot be opened: %s", err.text);
+		return;
+	}
+	if (authenticate(req, resp, &cred) != 0)
+		return;
+	req->cred = &cred;
+	req->token_key = srv->token_key;
+	if (strcmp(path, "/statements") == 0)
+		statements_api_handle(req, resp);
+	else if (strcmp(path, "/activities/state") == 0 || strcmp(path, "/activities/profile") == 0 ||
+		 strcmp(path, "/agents/profile") == 0)
+		documents_handle(req, resp);
+	else if (strcmp(path, "/activities") == 0)
+		handle_activities(req, resp);
+	else if (strcmp(path, "/agents") == 0)
+		handle_agents(req, resp);
+	else
+		http_error(resp, 404, "no resource %s%s", req->base, path);
+	req->cred = NULL;
+}
+
+static enum MHD_Result send_response(struct MHD_Connection *connection, struct http_response *r,
+				     const char *version)
+{
+	struct MHD_Response *m;
+	enum MHD_Result ret;
+	size_t i;
+
+	m = MHD_create_response_from_buffer(r->body_len, r->body ? r->body : (void *)"",
+					    r->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	if (!m) {
+		free(r->body);
+		r->body = NULL;
+		return MHD_NO;
+	}
+	r->body = NULL; /* owned by the response now */
+	if (r->content_type[0] && r->status != 204)
+		MHD_add_response_header(m, "Content-Type", r->content_type);
+	for (i = 0; i < r->n_headers; i++)
+		MHD_add_response_header(m, r->headers[i].name, r->headers[i].value);
+	MHD_add_response_header(m, "X-Experience-API-Version", version);
+	MHD_add_response_header(m, "Access-Control-Allow-Origin", "*");
+	MHD_add_response_header(m, "Access-Control-Expose-Headers",
+				"ETag, Last-Modified, Content-Type, X-Experience-API-Version,"
+				" X-Experience-API-Consistent-Through");
+	if (r->status == 401)
+		MHD_add_response_header(m, "WWW-Authenticate", "Basic realm=\"lrhub\"");
+	ret = MHD_queue_response(connection, (unsigned)r->status, m);
+	MHD_destroy_response(m);
+	return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
+				  const char *method, const char *http_version,
+				  const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+	struct lrs_server *srv = cls;
+	struct request_state *st = *con_cls;
+	struct http_request req;
+	struct http_response resp;
+	char version[16];
+	size_t base_len = strlen(srv->base);
+	enum MHD_Result ret;
+
+	(void)http_version;
+	if (!st) {
+		const char *length;
+		st = calloc(1, sizeof(*st));
+		if (!st)
+			return MHD_NO;
+		*con_cls = st;
+		length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "Content-Length");
+		if (length && strtoull(length, NULL, 10) > srv->max_body) {
+			/* Answer at once, without reading the body; the connection closes. */
+			memset(&resp, 0, sizeof(resp));
+			st->too_big = 1;
+			http_error(&resp, 413, "the request body is larger than %zu bytes", srv->max_body);
+			ret = send_response(connection, &resp, srv->default_version);
+			free(resp.body);
+			return ret;
+		}
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		if (!st->too_big && st->len + *upload_data_size > srv->max_body)
+			st->too_big = 1;
+		if (!st->too_big) {
+			if (st->len + *upload_data_size + 1 > st->cap) {
+				size_t cap = st->cap ? st->cap : 8192;
+				char *grown;
+				while (cap < st->len + *upload_data_size + 1)
+					cap *= 2;
+				grown = realloc(st->body, cap);
+				if (!grown)
+					return MHD_NO;
+				st->body = grown;
+				st->cap = cap;
+			}
+			memcpy(st->body + st->len, upload_data, *upload_data_size);
+			st->len += *upload_data_size;
+			st->body[st->len] = '\0';
+		}
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+
+	memset(&req, 0, sizeof(req));
+	memset(&resp, 0, sizeof(resp));
+	req.method = method;
+	req.base = srv->base;
+	req.body = st->body;
+	req.body_len = st->len;
+	snprintf(version, sizeof(version), "%s", srv->default_version);
+	MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND | MHD_HEADER_KIND, collect_kv, &req);
+	if (strcmp(method, "OPTIONS") == 0) {
+		resp.status = 204;
+		http_add_header(&resp, "Access-Control-Allow-Methods",
+				"GET, HEAD, PUT, POST, DELETE, OPTIONS");
+		http_add_header(&resp, "Access-Control-Allow-Headers",
+				"Authorization, Content-Type, X-Experience-API-Version, If-Match,"
+				" If-None-Match, X-Experience-API-Hash");
+		http_add_header(&resp, "Access-Control-Max-Age", "86400");
+	} else if (strncmp(url, srv->base, base_len) != 0 || (url[base_len] != '/' && url[base_len] != '\0')) {
+		http_error(&resp, 404, "no resource %s (the xAPI API is under %s/)", url, srv->base);
+	} else if (st->too_big) {
+		http_error(&resp, 413, "the request body is larger than %zu bytes", srv->max_body);
+	} else {
+		req.path = url + base_len;
+		if (req.path[0] == '\0')
+			req.path = "/";
+		if (strcmp(req.path, "/") != 0 && req.path[strlen(req.path) - 1] == '/') {
+			/* "/statements/" is "/statements". */
+			char *trimmed = keep_scratch(st, strdup(req.path));
+			if (trimmed) {
+				trimmed[strlen(trimmed) - 1] = '\0';
+				req.path = trimmed;
+			}
+		}
+		route(srv, &req, st, &resp, version);
+	}
+	if (resp.status == 0)
+		http_error(&resp, 500, "no answer");
+	ret = send_response(connection, &resp, version);
+	free(resp.body);
+	return ret;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct request_state *st = *con_cls;
+	size_t i;
+
+	(void)cls;
+	(void)connection;
+	(void)toe;
+	if (!st)
+		return;
+	for (i = 0; i < st->n_scratch; i++)
+		free(st->scratch[i]);
+	free(st->body);
+	free(st);
+	*con_cls = NULL;
+}
+
+/* ---- start and stop ---- */
+
+static int parse_listen(const char *listen, struct sockaddr_in *addr, struct lr_error *err)
+{
+	const char *colon = strrchr(listen, ':');
+	char host[64];
+	char *end;
+	long port;
+
+	memset(addr, 0, sizeof(*addr));
+	addr->sin_family = AF_INET;
+	if (!colon || (size_t)(colon - listen) >= sizeof(host))
+		return lr_error_set(err, LR_EINVAL, "--listen '%s': use ADDRESS:PORT, e.g. 127.0.0.1:8080",
+				    listen);
+	memcpy(host, listen, (size_t)(colon - listen));
+	host[colon - listen] = '\0';
+	port = strtol(colon + 1, &end, 10);
+	if (*end || end == colon + 1 || port < 0 || port > 65535)
+		return lr_error_set(err, LR_EINVAL, "--listen '%s': the port is not 0 to 65535", listen);
+	if (host[0] == '\0' || strcmp(host, "*") == 0)
+		snprintf(host, sizeof(host), "0.0.0.0");
+	if (strcmp(host, "localhost") == 0)
+		snprintf(host, sizeof(host), "127.0.0.1");
+	if (inet_pton(AF_INET, host, &addr->sin_addr) != 1)
+		return lr_error_set(err, LR_EINVAL, "--listen '%s': '%s' is not an IPv4 address", listen,
+				    host);
+	addr->sin_port = htons((uint16_t)port);
+	return 0;
+}
+
+/* Loads (or makes, the first time) the key that signs `more` tokens. */
+static int load_token_key(struct lrs_server *srv, struct lr_error *err)
+{
+	struct store *s = NULL;
+	sqlite3_stmt *q = NULL;
+	unsigned char fresh[32];
+	int rc;
+
+	if ((rc = store_open(&s, err, srv->db_path, STORE_CREATE)) != 0)
+		return rc;
+	if (RAND_bytes(fresh, sizeof(fresh)) != 1) {
+		rc = lr_error_set(err, LR_EIO, "no random numbers for the server key");
+		goto out;
+	}
+	if (sqlite3_prepare_v2(store__db(s), "INSERT OR IGNORE INTO server_key(name, value)"
+			       " VALUES('more-token', ?)", -1, &q, NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_blob(q, 1, fresh, sizeof(fresh), SQLITE_STATIC);
+	if (sqlite3_step(q) != SQLITE_DONE)
+		goto fail;
+	sqlite3_finalize(q);
+	q = NULL;
+	if (sqlite3_prepare_v2(store__db(s), "SELECT value FROM server_key WHERE name = 'more-token'",
+			       -1, &q, NULL) != SQLITE_OK ||
+	    sqlite3_step(q) != SQLITE_ROW || sqlite3_column_bytes(q, 0) != 32)
+		goto fail;
+	memcpy(srv->token_key, sqlite3_column_blob(q, 0), 32);
+	goto out;
+fail:
+	rc = lr_error_set(err, LR_EDB, "reading the server key: %s", sqlite3_errmsg(store__db(s)));
+out:
+	sqlite3_finalize(q);
+	store_close(s);
+	return rc;
+}
+
+int lrs_server_start(struct lrs_server **out, struct lr_error *err,
+		     const struct lrs_server_options *opts)
+{
+	struct lrs_server *srv = NULL;
+	struct sockaddr_in addr;
+	const union MHD_DaemonInfo *info;
+	unsigned threads = opts->threads;
+	int rc = 0;
+
+	*out = NULL;
+	if ((rc = parse_listen(opts->listen ? opts->listen : "127.0.0.1:8080", &addr, err)) != 0)
+		return rc;
+	if (opts->default_version && strcmp(opts->default_version, "1.0.3") != 0 &&
+	    strcmp(opts->default_version, "2.0.0") != 0)
+		return lr_error_set(err, LR_EINVAL, "the default version must be 1.0.3 or 2.0.0");
+	srv = calloc(1, sizeof(*srv));
+	if (!srv)
+		return lr_error_set(err, LR_ENOMEM, "out of memory");
+	pthread_mutex_init(&srv->stores_lock, NULL);
+	srv->db_path = strdup(opts->db_path);
+	srv->base = strdup(opts->base && strcmp(opts->base, "/") != 0 ? opts->base : "");
+	if (!srv->db_path || !srv->base) {
+		rc = lr_error_set(err, LR_ENOMEM, "out of memory");
+		goto out;
+	}
+	if (srv->base[0] && srv->base[strlen(srv->base) - 1] == '/')
+		srv->base[strlen(srv->base) - 1] = '\0';
+	if (srv->base[0] && srv->base[0] != '/') {
+		rc = lr_error_set(err, LR_EINVAL, "--base '%s' must start with '/'", opts->base);
+		goto out;
+	}
+	srv->max_body = opts->max_body ? opts->max_body : DEFAULT_MAX_BODY;
+	srv->default_version = opts->default_version ? opts->default_version : "2.0.0";
+	pthread_mutex_lock(&generation_lock);
+	srv->generation = next_generation++;
+	pthread_mutex_unlock(&generation_lock);
+	if ((rc = load_token_key(srv, err)) != 0)
+		goto out;
+	if (threads == 0) {
+		long cores = sysconf(_SC_NPROCESSORS_ONLN);
+		threads = cores > 0 ? (unsigned)cores : 2;
+		if (threads < 2)
+			threads = 2;
+	}
+	srv->daemon = MHD_start_daemon(
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC, 0, NULL, NULL,
+		on_request, srv,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+		MHD_OPTION_THREAD_POOL_SIZE, threads,
+		MHD_OPTION_CONNECTION_LIMIT, opts->max_connections ? opts->max_connections : 256u,
+		MHD_OPTION_CONNECTION_TIMEOUT, opts->timeout_s ? opts->timeout_s : 60u,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)128 * 1024,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+		MHD_OPTION_END);
+	if (!srv->daemon) {
+		rc = lr_error_set(err, LR_EIO, "cannot listen on %s (in use, or not an address of this host)",
+				  opts->listen ? opts->listen : "127.0.0.1:8080");
+		goto out;
+	}
+	info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	srv->port = info ? info->port : ntohs(addr.sin_port);
+out:
+	if (rc != 0) {
+		lrs_server_stop(srv, 0);
+		return rc;
+	}
+	*out = srv;
+	return 0;
+}
+
+unsigned lrs_server_port(const struct lrs_server *srv)
+{
+	return srv->port;
+}
+
+void lrs_server_stop(struct lrs_server *srv, unsigned grace_s)
+{
+	struct worker_store *w, *next;
+
+	if (!srv)
+		return;
+	if (srv->daemon) {
+		unsigned waited = 0;
+		MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
+		/* Let the requests in flight finish. */
+		while (waited < grace_s * 10) {
+			const union MHD_DaemonInfo *info =
+				MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+			if (!info || info->num_connections == 0)
+				break;
+			usleep(100 * 1000);
+			waited++;
+		}
+		MHD_stop_daemon(srv->daemon);
+		if (fd != MHD_INVALID_SOCKET)
+			close(fd);
+	}
+	/* The worker threads are gone: their stores can be closed here. */
+	for (w = srv->stores; w; w = next) {
+		next = w->next;
+		store_close(w->store);
+		free(w);
+	}
+	pthread_mutex_destroy(&srv->stores_lock);
+	free(srv->db_path);
+	free(srv->base);
+	free(srv);
+}
