@@ -94,14 +94,25 @@ static void on_file(void *ctx, const struct ingest_file_result *f)
 				  "rejected", (json_int_t)f->counts.rejected));
 		return;
 	}
-	if (f->error)
-		say_error("%s: %s%s", f->path, f->error,
+	if (f->error) {
+		/* One line, in the form every other error has: FILE:LINE: record N: what. */
+		struct lr_error e;
+		char line[1024];
+
+		lr_error_clear(&e);
+		lr_error_where(&e, f->path, f->error_line, f->error_record);
+		lr_error_set(&e, LR_EINVAL, "%s", f->reason ? f->reason : f->error);
+		say_error("%s%s", lr_error_format(&e, line, sizeof(line)),
 			  strcmp(f->status, "partial") == 0 ? " (the records before it went in)" : "");
-	if (!ui->quiet)
+	}
+	if (ui->quiet)
+		return;
+	if (f->format)
 		printf("%s: %s (%s): %ld accepted, %ld duplicates, %ld conflicts, %ld rejected\n",
-		       f->path, f->status, f->format ? f->format : "unknown format",
-		       f->counts.accepted, f->counts.duplicates, f->counts.conflicts,
-		       f->counts.rejected);
+		       f->path, f->status, f->format, f->counts.accepted, f->counts.duplicates,
+		       f->counts.conflicts, f->counts.rejected);
+	else
+		printf("%s: %s: not read\n", f->path, f->status);
 }
 
 /* The peak resident memory of this process so far, in KiB. */

@@ -44,9 +44,29 @@ static int print_reject(void *ctx, const struct store_reject *r)
 	lr_error_set(&e, LR_EINVAL, "%s", r->reason);
 	printf("run %lld %s %s: %s\n", (long long)r->run_id, r->org ? r->org : "-", r->kind,
 	       lr_error_format(&e, line, sizeof(line)));
-	if (ui->raw && r->raw)
-		printf("    %s\n", r->raw);
+	if (ui->raw && r->raw) {
+		int len = (int)strlen(r->raw);
+		while (len > 0 && (r->raw[len - 1] == '\n' || r->raw[len - 1] == '\r'))
+			len--;
+		printf("    %.*s\n", len, r->raw);
+	}
 	ui->n++;
+	return 0;
+}
+
+struct run_lookup {
+	int64_t id;
+	int found;
+};
+
+static int find_run(void *ctx, const struct store_run *r)
+{
+	struct run_lookup *l = ctx;
+
+	if (r->id == l->id) {
+		l->found = 1;
+		return 1;
+	}
 	return 0;
 }
 
@@ -75,10 +95,23 @@ static int cmd_rejects(int argc, char **argv)
 		return EXIT_USAGE;
 	if ((rc = open_store(&s, STORE_READONLY)) != 0)
 		return rc;
+	if (run_id > 0) {
+		struct run_lookup l = { run_id, 0 };
+		if (store_run_each(s, &err, 0, find_run, &l) != 0) {
+			rc = fail(&err);
+			goto out;
+		}
+		if (!l.found) {
+			say_error("no run %ld (see 'lrhub runs')", run_id);
+			rc = EXIT_USAGE;
+			goto out;
+		}
+	}
 	if (store_reject_each(s, &err, run_id, print_reject, &ui) != 0)
 		rc = fail(&err);
 	else if (ui.n == 0)
 		printf("no rejects%s%s\n", run ? " in run " : "", run ? run : "");
+out:
 	store_close(s);
 	return rc;
 }

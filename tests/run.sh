@@ -32,8 +32,10 @@ run_one() {
 	name=$1
 	shift
 	log="$out/$(echo "$name" | tr / _).log"
-	"$@" >"$log" 2>&1
+	# No test may hang the suite: each program gets $TEST_TIMEOUT seconds.
+	timeout --kill-after=10 "${TEST_TIMEOUT:-600}" "$@" >"$log" 2>&1
 	status=$?
+	[ "$status" -eq 124 ] && echo "--- $name timed out after ${TEST_TIMEOUT:-600} s"
 	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
 	if [ -z "$summary" ]; then
 		summary="0 passed, 1 failed"
