@@ -1243,7 +1243,8 @@ static void get_one(const struct http_request *req, struct http_response *resp, 
 	uuid_normalize(norm, id);
 	if (sqlite3_prepare_v2(store__db(req->store),
 			       "SELECT s.json, s.org_id, s.stored, EXISTS(SELECT 1 FROM statement v"
-			       "  WHERE v.voids = s.id AND v.org_id = s.org_id AND v.verb = '"
+			       "  INDEXED BY statement_voids WHERE v.voids IS NOT NULL"
+			       "  AND v.voids = s.id AND v.org_id = s.org_id AND v.verb = '"
 			       XAPI_VERB_VOIDED "') FROM statement s WHERE s.id = ?", -1, &q,
 			       NULL) != SQLITE_OK) {
 		http_error(resp, 500, "store: %s", sqlite3_errmsg(store__db(req->store)));
@@ -1339,7 +1340,8 @@ static void get_many(const struct http_request *req, struct http_response *resp,
 	n = snprintf(sql, sizeof(sql),
 		 "SELECT s.seq, s.json, s.stored FROM statement s WHERE 1"
 		 "%s%s%s%s%s%s%s"
-		 " AND NOT EXISTS (SELECT 1 FROM statement v WHERE v.voids = s.id"
+		 " AND NOT EXISTS (SELECT 1 FROM statement v INDEXED BY statement_voids"
+		 "  WHERE v.voids IS NOT NULL AND v.voids = s.id"
 		 "  AND v.org_id = s.org_id AND v.verb = '" XAPI_VERB_VOIDED "')"
 		 " ORDER BY s.seq %s",
 		 credential_reads_all(req->cred) ? "" : " AND s.org_id = ?",
