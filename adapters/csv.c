@@ -85,6 +85,17 @@ static int next_byte(struct csv *c)
 		c->pos = 0;
 		c->len = (size_t)n;
 		if (!c->started) {
+			/* Three bytes, however the input comes, before looking for a BOM. */
+			while (c->len < 3) {
+				n = c->read(c->ctx, c->buf + c->len, sizeof(c->buf) - c->len);
+				if (n < 0)
+					return -2;
+				if (n == 0) {
+					c->eof = 1;
+					break;
+				}
+				c->len += (size_t)n;
+			}
 			c->started = 1;
 			if (c->len >= 3 && memcmp(c->buf, "\xEF\xBB\xBF", 3) == 0)
 				c->pos = 3;
@@ -283,6 +294,19 @@ nomem:
 read_fail:
 	lr_error_where(err, NULL, c->line, c->record);
 	return lr_error_set(err, LR_EIO, "read error");
+}
+
+int csv_header(struct csv *c, struct csv_row *row, struct lr_error *err)
+{
+	int rc;
+
+	do {
+		lr_error_clear(err);
+		rc = csv_next(c, row, err);
+	} while (rc == LR_EINVAL);
+	if (rc == 0)
+		return lr_error_set(err, LR_EFORMAT, "the file is empty");
+	return rc;
 }
 
 long csv_column(const struct csv_row *header, const char *name)

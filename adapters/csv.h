@@ -42,6 +42,14 @@ int csv_open(struct csv **out, const struct csv_options *opts, csv_read_fn read,
  */
 int csv_next(struct csv *c, struct csv_row *row, struct lr_error *err);
 
+/*
+ * Reads the header: the first row that can be read (unreadable rows before
+ * it are passed over). Returns 1 with *row filled, LR_EFORMAT "the file is
+ * empty" when there is no row, or LR_EIO/LR_ENOMEM. err holds only the
+ * error returned, never one from a row passed over.
+ */
+int csv_header(struct csv *c, struct csv_row *row, struct lr_error *err);
+
 void csv_close(struct csv *c);
 
 /* The index of the field named name in a header row (case-insensitive, trimmed), or -1. */

@@ -523,11 +523,7 @@ static int read_header(struct track_state *st, struct lr_error *err)
 	int rc, i, n = st->users ? U_COUNT : C_COUNT;
 	const char *const *names = st->users ? user_columns : track_columns;
 
-	do
-		rc = csv_next(st->csv, &row, err);
-	while (rc == LR_EINVAL);
-	if (rc == 0)
-		return lr_error_set(err, LR_EFORMAT, "the file is empty");
+	rc = csv_header(st->csv, &row, err);
 	if (rc < 0)
 		return rc;
 	for (i = 0; i < n; i++) {

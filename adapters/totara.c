@@ -81,11 +81,7 @@ static int totara_open(void **state, struct lr_error *err, const struct adapter_
 		rc = lr_error_set(err, LR_EINVAL, "the org's time zone '%s' is not known", in->timezone);
 		goto out;
 	}
-	do
-		rc = csv_next(st->csv, &row, err);
-	while (rc == LR_EINVAL);
-	if (rc == 0)
-		rc = lr_error_set(err, LR_EFORMAT, "the file is empty");
+	rc = csv_header(st->csv, &row, err);
 	if (rc < 0)
 		goto out;
 	rc = 0;
