@@ -25,6 +25,7 @@
 #include "adapters/scorm_statement.h"
 #include "lrs/error.h"
 #include "lrs/xtime.h"
+#include "tests/memory_source.h"
 #include "tests/test.h"
 
 #include <jansson.h>
@@ -95,25 +96,6 @@ static char *slurp(const char *path, size_t *len)
 	return t.data;
 }
 
-struct memory_source {
-	const char *data;
-	size_t len, off, step;
-};
-
-static ssize_t memory_read(void *ctx, void *buf, size_t len)
-{
-	struct memory_source *m = ctx;
-	size_t n = m->len - m->off;
-
-	if (n > m->step)
-		n = m->step;
-	if (n > len)
-		n = len;
-	memcpy(buf, m->data + m->off, n);
-	m->off += n;
-	return (ssize_t)n;
-}
-
 /* text as a JSON string ("-" for NULL); the caller frees it. */
 static char *quoted(const char *text)
 {
@@ -132,7 +114,7 @@ static char *quoted(const char *text)
 static char *run_adapter(const struct adapter *ad, const struct adapter_input *proto,
 			 const char *data, size_t len, size_t step)
 {
-	struct memory_source src = { data, len, 0, step };
+	struct memory_source src = { data, len, 0, step, 0 };
 	struct adapter_input in = *proto;
 	struct adapter_item item;
 	struct lr_error err;

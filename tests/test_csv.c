@@ -5,26 +5,8 @@
  */
 #include "adapters/csv.h"
 #include "lrs/error.h"
+#include "tests/memory_source.h"
 #include "tests/test.h"
-
-struct text_reader {
-	const char *text;
-	size_t len, pos, chunk;
-};
-
-static ssize_t text_read(void *ctx, void *buf, size_t len)
-{
-	struct text_reader *r = ctx;
-	size_t n = r->len - r->pos;
-
-	if (n > len)
-		n = len;
-	if (n > r->chunk)
-		n = r->chunk;
-	memcpy(buf, r->text + r->pos, n);
-	r->pos += n;
-	return (ssize_t)n;
-}
 
 /*
  * Reads text (in chunks of chunk bytes) and writes what came out into out,
@@ -33,14 +15,14 @@ static ssize_t text_read(void *ctx, void *buf, size_t len)
 static void read_all(char *out, size_t size, const char *text, size_t chunk,
 		     const struct csv_options *opts)
 {
-	struct text_reader r = { text, strlen(text), 0, chunk };
+	struct memory_source r = { text, strlen(text), 0, chunk, 0 };
 	struct csv *c = NULL;
 	struct csv_row row;
 	size_t used = 0, i;
 	int rc;
 
 	out[0] = '\0';
-	CHECK_INT(csv_open(&c, opts, text_read, &r), 0);
+	CHECK_INT(csv_open(&c, opts, memory_read, &r), 0);
 	for (;;) {
 		struct lr_error err;
 		lr_error_clear(&err);
@@ -121,14 +103,14 @@ static void test_bad_rows_are_skipped(void)
 
 static void test_header(void)
 {
-	struct text_reader r = { "\"bad\nheader\"x\norg,KEY , Email\nrow,1,a@x.org\n", 0, 0, 5 };
+	struct memory_source r = { "\"bad\nheader\"x\norg,KEY , Email\nrow,1,a@x.org\n", 0, 0, 5, 0 };
 	struct csv *c = NULL;
 	struct csv_row row;
 	struct lr_error err;
 
-	r.len = strlen(r.text);
+	r.len = strlen(r.data);
 	lr_error_clear(&err);
-	CHECK_INT(csv_open(&c, NULL, text_read, &r), 0);
+	CHECK_INT(csv_open(&c, NULL, memory_read, &r), 0);
 	/* The unreadable first row is passed over, and leaves no error behind. */
 	CHECK_INT(csv_header(c, &row, &err), 1);
 	CHECK_INT(err.code, 0);
@@ -139,10 +121,10 @@ static void test_header(void)
 	CHECK_INT(csv_column(&row, "name"), -1);
 	csv_close(c);
 
-	r.text = "\n\n";
+	r.data = "\n\n";
 	r.len = 2;
-	r.pos = 0;
-	CHECK_INT(csv_open(&c, NULL, text_read, &r), 0);
+	r.off = 0;
+	CHECK_INT(csv_open(&c, NULL, memory_read, &r), 0);
 	CHECK_INT(csv_header(c, &row, &err), LR_EFORMAT);
 	CHECK_STR(err.text, "the file is empty");
 	csv_close(c);

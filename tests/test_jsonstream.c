@@ -17,6 +17,7 @@
  */
 #include "adapters/jsonstream.h"
 #include "lrs/error.h"
+#include "tests/memory_source.h"
 #include "tests/test.h"
 
 #include <dirent.h>
@@ -82,29 +83,6 @@ static char *slurp(const char *path, size_t *len)
 		text_add(&t, "", 0);
 	*len = t.len;
 	return t.data;
-}
-
-/* Reader over memory that hands out at most step bytes a call. */
-struct memory_source {
-	const char *data;
-	size_t len, off, step;
-	int fail_at_end; /* return -1 instead of 0 at the end */
-};
-
-static ssize_t memory_read(void *ctx, void *buf, size_t len)
-{
-	struct memory_source *m = ctx;
-	size_t n = m->len - m->off;
-
-	if (n == 0)
-		return m->fail_at_end ? -1 : 0;
-	if (n > m->step)
-		n = m->step;
-	if (n > len)
-		n = len;
-	memcpy(buf, m->data + m->off, n);
-	m->off += n;
-	return (ssize_t)n;
 }
 
 static ssize_t file_read(void *ctx, void *buf, size_t len)
