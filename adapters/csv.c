@@ -4,6 +4,7 @@
  * their offsets; a row that breaks a limit is skipped to its end.
  */
 #include "adapters/csv.h"
+#include "adapters/adapter.h"
 #include "lrs/error.h"
 
 #include <ctype.h>
@@ -326,4 +327,17 @@ long csv_column(const struct csv_row *header, const char *name)
 			return (long)i;
 	}
 	return -1;
+}
+
+int csv_row_reject(struct adapter_item *item, struct lr_error *err, const struct csv_row *row,
+		   const char *column, const char *fmt, const char *value)
+{
+	lr_error_set(err, LR_EINVAL, fmt, value);
+	lr_error_field(err, column);
+	lr_error_where(err, NULL, row->line, row->record);
+	item->line = row->line;
+	item->record = row->record;
+	item->raw = row->raw;
+	item->raw_len = row->raw_len;
+	return LR_EINVAL;
 }

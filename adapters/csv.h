@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+struct adapter_item;
 struct lr_error;
 struct csv;
 
@@ -51,6 +52,16 @@ int csv_next(struct csv *c, struct csv_row *row, struct lr_error *err);
 int csv_header(struct csv *c, struct csv_row *row, struct lr_error *err);
 
 void csv_close(struct csv *c);
+
+/*
+ * For adapters reading rows: refuses row as a bad record. Sets err to the
+ * printf-formatted reason (fmt with one %s for value), naming column and the
+ * row's line and record, and points item at the row's text. Returns
+ * LR_EINVAL, for the adapter's next() to return.
+ */
+int csv_row_reject(struct adapter_item *item, struct lr_error *err, const struct csv_row *row,
+		   const char *column, const char *fmt, const char *value)
+	__attribute__((format(printf, 5, 0)));
 
 /* The index of the field named name in a header row (case-insensitive, trimmed), or -1. */
 long csv_column(const struct csv_row *header, const char *name);

@@ -283,19 +283,6 @@ static const char *field(const struct csv_row *row, long col, char *buf, size_t 
 	return scorm_trim(buf, size, col >= 0 && (size_t)col < row->n ? row->fields[col] : "");
 }
 
-static int reject(struct adapter_item *item, struct lr_error *err, const struct csv_row *row,
-		  const char *column, const char *fmt, const char *value)
-{
-	lr_error_set(err, LR_EINVAL, fmt, value);
-	lr_error_field(err, column);
-	lr_error_where(err, NULL, row->line, row->record);
-	item->line = row->line;
-	item->record = row->record;
-	item->raw = row->raw;
-	item->raw_len = row->raw_len;
-	return LR_EINVAL;
-}
-
 static int is_none(const char *text)
 {
 	return !text[0] || strcmp(text, "-") == 0;
@@ -329,17 +316,17 @@ static int report_row(struct report_state *st, struct adapter_item *item, struct
 		return 0;   /* a learner with no attempt */
 	attempt_no = strtol(attempt, &end, 10);
 	if (*end || attempt_no < 1)
-		return reject(item, err, row, "Attempt", "'%s' is not an attempt number", attempt);
+		return csv_row_reject(item, err, row, "Attempt", "'%s' is not an attempt number", attempt);
 	if (!username[0] && !email[0])
-		return reject(item, err, row, st->col[R_USERNAME] >= 0 ? "Username" : "Email address",
+		return csv_row_reject(item, err, row, st->col[R_USERNAME] >= 0 ? "Username" : "Email address",
 			      "the row has no username or email address%s", "");
 	if (!is_none(accessed)) {
 		if (moodle_date(&when, accessed, st->zone) != 0)
-			return reject(item, err, row, "Last accessed on", "'%s' is not a date", accessed);
+			return csv_row_reject(item, err, row, "Last accessed on", "'%s' is not a date", accessed);
 		has_when = 1;
 	} else if (!is_none(started)) {
 		if (moodle_date(&when, started, st->zone) != 0)
-			return reject(item, err, row, "Started on", "'%s' is not a date", started);
+			return csv_row_reject(item, err, row, "Started on", "'%s' is not a date", started);
 		has_when = 1;
 	}
 	scorm_event_init(&ev);
@@ -358,7 +345,7 @@ static int report_row(struct report_state *st, struct adapter_item *item, struct
 		if (n > 0 && score[n - 1] == '%')
 			score[n - 1] = '\0';
 		if (scorm_number(score, &ev.raw) != 0 || ev.raw < 0)
-			return reject(item, err, row, "Score", "'%s' is not a score", score);
+			return csv_row_reject(item, err, row, "Score", "'%s' is not a score", score);
 		ev.has_raw = 1;
 		if (ev.raw <= 100) {
 			ev.min = 0;
@@ -371,7 +358,7 @@ static int report_row(struct report_state *st, struct adapter_item *item, struct
 		int c, s;
 		field(row, st->sco_col[i], status, sizeof(status));
 		if (!is_none(status) && report_status(status, &c, &s) != 0)
-			return reject(item, err, row, st->sco_name[i], "'%s' is not a SCORM status", status);
+			return csv_row_reject(item, err, row, st->sco_name[i], "'%s' is not a SCORM status", status);
 	}
 	if (ev.learner && email[0] &&
 	    (rc = itemq_push_identity(st->queue, ev.learner, email, row->line, row->record)) != 0)

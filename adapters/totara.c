@@ -166,19 +166,6 @@ static const char *field(const struct csv_row *row, long col)
 	return col >= 0 && (size_t)col < row->n ? row->fields[col] : "";
 }
 
-static int reject(struct adapter_item *item, struct lr_error *err, const struct csv_row *row,
-		  const char *column, const char *fmt, const char *value)
-{
-	lr_error_set(err, LR_EINVAL, fmt, value);
-	lr_error_field(err, column);
-	lr_error_where(err, NULL, row->line, row->record);
-	item->line = row->line;
-	item->record = row->record;
-	item->raw = row->raw;
-	item->raw_len = row->raw_len;
-	return LR_EINVAL;
-}
-
 static int totara_next(void *state, struct adapter_item *item, struct lr_error *err)
 {
 	struct totara_state *st = state;
@@ -207,23 +194,23 @@ static int totara_next(void *state, struct adapter_item *item, struct lr_error *
 	if (row.n < need) {
 		char n[32];
 		snprintf(n, sizeof(n), "%zu", row.n);
-		return reject(item, err, &row, "", "the row has %s fields, the header has more", n);
+		return csv_row_reject(item, err, &row, "", "the row has %s fields, the header has more", n);
 	}
 	if (strlen(field(&row, st->col[T_USERNAME])) >= sizeof(username) ||
 	    strlen(field(&row, st->col[T_SHORTNAME])) >= sizeof(shortname))
-		return reject(item, err, &row, "username", "username or courseshortname is longer than 255 characters%s", "");
+		return csv_row_reject(item, err, &row, "username", "username or courseshortname is longer than 255 characters%s", "");
 	scorm_trim(username, sizeof(username), field(&row, st->col[T_USERNAME]));
 	scorm_trim(shortname, sizeof(shortname), field(&row, st->col[T_SHORTNAME]));
 	scorm_trim(date, sizeof(date), field(&row, st->col[T_DATE]));
 	scorm_trim(grade, sizeof(grade), field(&row, st->col[T_GRADE]));
 	if (!username[0])
-		return reject(item, err, &row, "username", "username is empty%s", "");
+		return csv_row_reject(item, err, &row, "username", "username is empty%s", "");
 	if (!shortname[0])
-		return reject(item, err, &row, "courseshortname", "courseshortname is empty%s", "");
+		return csv_row_reject(item, err, &row, "courseshortname", "courseshortname is empty%s", "");
 	if (!date[0])
-		return reject(item, err, &row, "completiondate", "completiondate is empty%s", "");
+		return csv_row_reject(item, err, &row, "completiondate", "completiondate is empty%s", "");
 	if (totara_date(&when, date, st->zone) != 0)
-		return reject(item, err, &row, "completiondate", "'%s' is not a date", date);
+		return csv_row_reject(item, err, &row, "completiondate", "'%s' is not a date", date);
 
 	scorm_event_init(&ev);
 	ev.org = st->in->org;
@@ -236,7 +223,7 @@ static int totara_next(void *state, struct adapter_item *item, struct lr_error *
 	ev.has_time = 1;
 	if (grade[0] && strcmp(grade, "-") != 0) {
 		if (scorm_number(grade, &score) != 0 || score < 0)
-			return reject(item, err, &row, "grade", "'%s' is not a grade (a number from 0)", grade);
+			return csv_row_reject(item, err, &row, "grade", "'%s' is not a grade (a number from 0)", grade);
 		ev.raw = score;
 		ev.has_raw = 1;
 		if (score <= 100) {
