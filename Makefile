@@ -3,7 +3,8 @@
 #   make deps       install the Debian packages needed (root or sudo)
 #   make            build build/lrhub
 #   make demo       deps, build, ingest the demo exports, print completions
-#   make check      deps, build, run every test, then all again under ASan+UBSan
+#   make check      deps, build, run every test, then all again under ASan+UBSan,
+#                   the unit tests under valgrind, each fuzz target for 10 s
 #   make check-fast the tests of the plain build only
 #   make SANITIZE=address,undefined   build into build-san with the sanitizers
 #   make install PREFIX=/usr/local DESTDIR=
@@ -34,11 +35,13 @@ LDLIBS = $(shell $(PKG_CONFIG) --libs $(LIBS_PC) 2>/dev/null) -lpthread -lm
 CLI_SRC = ingest/main.c $(wildcard ingest/cli_*.c)
 CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/%.o)
 LIB_SRC = $(wildcard lrs/*.c) $(wildcard adapters/*.c) $(filter-out $(CLI_SRC),$(wildcard ingest/*.c))
-LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/generated/web_assets.o
+# The dashboard's files (web/*) built into the binary as a generated C file.
+WEB_ASSETS = $(sort $(wildcard web/*))
 TEST_SRC = $(wildcard tests/test_*.c)
 TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps demo check check-fast tests-build install uninstall clean bench fuzz
+.PHONY: all deps demo check check-fast tests-build install uninstall clean bench fuzz fuzz-build
 all: $(BUILD)/lrhub
 
 deps:
@@ -46,6 +49,13 @@ deps:
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/generated/web_assets.c: $(WEB_ASSETS) scripts/embed.sh
+	@mkdir -p $(dir $@)
+	sh scripts/embed.sh $@ $(WEB_ASSETS)
+
+$(BUILD)/generated/web_assets.o: $(BUILD)/generated/web_assets.c
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/liblrhub.a: $(LIB_OBJ)
@@ -62,39 +72,44 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/liblrhub.a
 $(BUILD)/tests/test_fuzz: $(BUILD)/tests/test_fuzz.o $(BUILD)/fuzz/targets.o $(BUILD)/liblrhub.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# libFuzzer: make fuzz [FUZZ_SECONDS=60] builds each target with clang and
-# runs it for that long, keeping what it finds in fuzz/corpus/<target>/.
-FUZZ_TARGETS = xapi jsonstream csv
+# Fails the Nth allocation of lrhub's own code (and, through their hooks, of
+# jansson, SQLite, libxml2 and OpenSSL) during an ingest; see the test.
+ALLOC_WRAP = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=strndup
+$(BUILD)/tests/test_allocfail: $(BUILD)/tests/test_allocfail.o $(BUILD)/liblrhub.a
+	$(CC) $(ALL_LDFLAGS) $(ALLOC_WRAP) -o $@ $^ $(LDLIBS)
+
+# libFuzzer: make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS="adapter zip"] builds
+# each target with clang (ASan+UBSan) in build-fuzz and runs it for that long,
+# keeping what it finds in fuzz/corpus/<target>/ (see fuzz/run.sh and
+# docs/security.md). make check runs each for FUZZ_CHECK_SECONDS.
+FUZZ_TARGETS = xapi jsonstream csv adapter manifest zip query multipart
 FUZZ_SECONDS ?= 60
+FUZZ_CHECK_SECONDS ?= 10
 FUZZ_CC ?= clang
-FUZZ_LIB_SRC = $(LIB_SRC) fuzz/targets.c
+FUZZ_BUILD_ARGS = BUILD=build-fuzz CC=$(FUZZ_CC) SANITIZE=fuzzer-no-link,address,undefined OPT="-O1 -g"
+fuzz: DEPS_ARGS = --test
 fuzz: deps
-	@mkdir -p build-fuzz
-	@for t in $(FUZZ_TARGETS); do \
-		$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -I. -g -O1 -fsanitize=fuzzer,address,undefined \
-			$(shell $(PKG_CONFIG) --cflags $(LIBS_PC) 2>/dev/null) \
-			-o build-fuzz/fuzz_$$t fuzz/libfuzzer_$$t.c $(FUZZ_LIB_SRC) $(LDLIBS) || exit 1; \
-		mkdir -p fuzz/corpus/$$t; \
-		echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
-		case $$t in \
-		xapi) seeds="fixtures/xapi/valid fixtures/xapi/invalid" ;; \
-		jsonstream) seeds="fixtures/jsonstream" ;; \
-		csv) seeds="fixtures/multiorg demo" ;; \
-		esac; \
-		build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 \
-			-rss_limit_mb=2048 fuzz/corpus/$$t $$seeds 2>&1 | tail -n 3 || exit 1; \
-	done
+	@$(MAKE) --no-print-directory $(FUZZ_BUILD_ARGS) fuzz-build
+	@sh fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-build: $(FUZZ_TARGETS:%=$(BUILD)/fuzz_%)
+
+$(BUILD)/fuzz_%: $(BUILD)/fuzz/libfuzzer_%.o $(BUILD)/fuzz/targets.o $(BUILD)/liblrhub.a
+	$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@sh scripts/demo.sh $(BUILD)/lrhub
 
 # The whole suite, then the whole suite again built with ASan and UBSan.
+# Then the unit tests under valgrind's memcheck, and each libFuzzer target for
+# FUZZ_CHECK_SECONDS (docs/security.md has the time budget).
 check: DEPS_ARGS = --test
 check: deps
 	@$(MAKE) --no-print-directory BUILD=build SANITIZE= tests-build
 	@$(MAKE) --no-print-directory BUILD=build-san SANITIZE=address,undefined OPT="-O1 -g" tests-build
-	@sh tests/run.sh build build-san
+	@$(MAKE) --no-print-directory $(FUZZ_BUILD_ARGS) fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_CHECK_SECONDS) sh tests/run.sh --valgrind build build build-san build-fuzz
 
 # Only the plain build's tests (quicker while working).
 check-fast: tests-build
@@ -105,7 +120,7 @@ tests-build: $(TEST_BIN) $(BUILD)/lrhub $(BUILD)/gen
 # Benchmarks: make bench [N=1000000]. Figures and ratios to a baseline
 # measured in the same run; see docs/performance.md.
 N ?= 1000000
-bench: deps $(BUILD)/lrhub $(BUILD)/gen $(BUILD)/baseline
+bench: deps $(BUILD)/lrhub $(BUILD)/gen $(BUILD)/baseline $(BUILD)/httpload
 	@sh bench/run.sh $(BUILD) $(N)
 
 $(BUILD)/baseline: bench/baseline.c
@@ -116,6 +131,10 @@ $(BUILD)/gen: bench/gen.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -O2 -Wall -Wextra -o $@ $<
 
+$(BUILD)/httpload: bench/httpload.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra $(shell $(PKG_CONFIG) --cflags libcurl jansson 2>/dev/null) -o $@ $< $(LDLIBS)
+
 install: $(BUILD)/lrhub
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 755 $(BUILD)/lrhub $(DESTDIR)$(BINDIR)/lrhub
@@ -125,7 +144,7 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/lrhub $(DESTDIR)$(MANDIR)/man1/lrhub.1
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 

@@ -36,7 +36,9 @@ struct adapter_input {
 
 enum adapter_item_kind {
 	ADAPTER_STATEMENT = 1,  /* item->statement is an xAPI statement */
-	ADAPTER_IDENTITY = 2    /* item->key (account name) belongs to item->email */
+	ADAPTER_IDENTITY = 2,   /* item->key (account name) belongs to item->email */
+	ADAPTER_DUPLICATE = 3   /* item->raw is a statement stored already from the same
+				   bytes (only from adapter_xapi_pipeline with known) */
 };
 
 struct adapter_item {
@@ -56,6 +58,14 @@ struct adapter_item {
 	 */
 	const char *course_key;
 	const char *part_key;
+	/*
+	 * Set only by the xapi adapter's parser thread (adapter_xapi_pipeline):
+	 * 1 when the statement passed xapi_validate(XAPI_ACCEPT_ANY) there and
+	 * digest is its xapi_digest, so the caller need not do either again;
+	 * otherwise 0 (and the caller checks the statement as usual).
+	 */
+	int checked;
+	unsigned char digest[32];
 };
 
 struct adapter {

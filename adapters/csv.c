@@ -33,6 +33,8 @@ struct csv {
 	size_t n, cap;
 	char *raw;
 	size_t raw_len;
+	char *replay;        /* the lines of a refused row to read again, before buf */
+	size_t replay_pos, replay_len;
 };
 
 int csv_open(struct csv **out, const struct csv_options *opts, csv_read_fn read, void *ctx)
@@ -66,12 +68,15 @@ void csv_close(struct csv *c)
 	free(c->lens);
 	free(c->fields);
 	free(c->raw);
+	free(c->replay);
 	free(c);
 }
 
 /* The next byte, or -1 at the end, -2 on a read error. */
 static int next_byte(struct csv *c)
 {
+	if (c->replay_pos < c->replay_len)
+		return (unsigned char)c->replay[c->replay_pos++];
 	if (c->pos == c->len) {
 		ssize_t n;
 		if (c->eof)
@@ -109,7 +114,11 @@ static int next_byte(struct csv *c)
 
 static int peek_byte(struct csv *c)
 {
-	int b = next_byte(c);
+	int b;
+
+	if (c->replay_pos < c->replay_len)
+		return (unsigned char)c->replay[c->replay_pos];
+	b = next_byte(c);
 
 	if (b >= 0)
 		c->pos--;
@@ -158,6 +167,34 @@ static void raw_put(struct csv *c, int b)
 {
 	if (c->raw_len < RAW_MAX)
 		c->raw[c->raw_len++] = (char)b;
+}
+
+/*
+ * A quote opened in a row and never closed took the rest of the input into
+ * one field. When the whole row is still in raw, its lines after the first
+ * are read again as rows of their own, so that one stray quote costs one row,
+ * not the rest of the file. Returns 1 if so, 0 if the row is too long for
+ * that (or memory is short).
+ */
+static int replay_after_first_line(struct csv *c, long start_line)
+{
+	const char *nl = c->raw_len < RAW_MAX ? memchr(c->raw, '\n', c->raw_len) : NULL;
+	size_t len;
+	char *copy;
+
+	if (!nl)
+		return 0;
+	len = c->raw_len - (size_t)(nl + 1 - c->raw);
+	copy = malloc(len ? len : 1);
+	if (!copy)
+		return 0;
+	memcpy(copy, nl + 1, len);
+	free(c->replay);
+	c->replay = copy;
+	c->replay_pos = 0;
+	c->replay_len = len;
+	c->line = start_line + 1;
+	return 1;
 }
 
 /* Skips to the end of the current line (outside quotes), for a row being dropped. */
@@ -213,6 +250,10 @@ int csv_next(struct csv *c, struct csv_row *row, struct lr_error *err)
 		if (quoted) {
 			if (b == -1) {
 				lr_error_where(err, NULL, start_line, c->record);
+				if (replay_after_first_line(c, start_line))
+					return lr_error_set(err, LR_EINVAL,
+							    "field %zu: a quote is opened and never closed; the row is skipped",
+							    c->n);
 				return lr_error_set(err, LR_EINVAL,
 						    "a quoted field is not closed before the end of the file");
 			}

@@ -18,6 +18,7 @@
 #include "adapters/itemqueue.h"
 #include "adapters/scorm_statement.h"
 #include "lrs/error.h"
+#include "lrs/jsonmem.h"
 
 #include <jansson.h>
 
@@ -381,6 +382,20 @@ static int whole_number(const char *text, int64_t *out)
 	return 0;
 }
 
+/* Latest Unix time read (9999-12-31T23:59:59Z): later ones would overflow in milliseconds. */
+#define UNIX_TIME_MAX 253402300799LL
+
+/* Reads a Unix time in seconds, 0 to UNIX_TIME_MAX. */
+static int unix_time(const char *text, int64_t *out)
+{
+	int64_t v;
+
+	if (whole_number(text, &v) != 0 || v > UNIX_TIME_MAX)
+		return LR_EINVAL;
+	*out = v;
+	return 0;
+}
+
 /* Checks the value of an element the statements use, so a bad row joins no group. */
 static int element_check(struct lr_error *err, const char *el, const char *v)
 {
@@ -484,7 +499,7 @@ static int track_add(struct track_state *st, struct lr_error *err, const struct 
 		if (scorm_duration(to, sizeof(g->total_time), v) != 0)
 			return bad(err, "value", "%s: '%s' is not a SCORM time span", el, v);
 	} else if (strcmp(el, "x.start.time") == 0) {
-		if (whole_number(v, &start) != 0)
+		if (unix_time(v, &start) != 0)
 			return bad(err, "value", "%s: '%s' is not a Unix time", el, v);
 		g->start_s = start;
 	}
@@ -593,7 +608,7 @@ static int csv_step(struct track_state *st, struct adapter_item *item, struct lr
 	r.record = row.record;
 	r.attempt = whole_number(field(&row, st->col[C_ATTEMPT]), &attempt) == 0 && attempt < LONG_MAX
 			    ? (long)attempt : 0;
-	r.time_s = whole_number(field(&row, st->col[C_TIME]), &time_s) == 0 ? time_s : -1;
+	r.time_s = unix_time(field(&row, st->col[C_TIME]), &time_s) == 0 ? time_s : -1;
 	rc = row_check(err, &r, field(&row, st->col[C_ATTEMPT]), field(&row, st->col[C_TIME]));
 	if (rc == 0)
 		rc = track_add(st, err, &r);
@@ -673,8 +688,11 @@ static int dump_open(struct track_state *st, struct lr_error *err)
 
 	if ((rc = read_all(st, &text, &len, err)) != 0)
 		return rc;
+	jsonmem_clear();
 	st->dump = json_loadb(text, len, 0, &jerr);
 	free(text);
+	if (jsonmem_failed() || (!st->dump && json_error_code(&jerr) == json_error_out_of_memory))
+		return lr_error_set(err, LR_ENOMEM, "out of memory reading the tables");
 	if (!st->dump) {
 		lr_error_where(err, NULL, jerr.line, 0);
 		return lr_error_set(err, LR_EFORMAT, "not valid JSON: %s", jerr.text);
@@ -746,7 +764,7 @@ static int dump_step(struct track_state *st, struct lr_error *err)
 				    st->dump_next);
 	}
 	r.attempt = whole_number(number, &n) == 0 && n < LONG_MAX ? (long)n : 0;
-	r.time_s = whole_number(time, &n) == 0 ? n : -1;
+	r.time_s = unix_time(time, &n) == 0 ? n : -1;
 	rc = row_check(err, &r, number, time);
 	if (rc == 0)
 		rc = track_add(st, err, &r);

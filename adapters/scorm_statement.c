@@ -128,9 +128,12 @@ static json_t *activity(const char *iri, const char *name, const char *type)
 
 	if (!def)
 		return NULL;
-	if (name && *name)
-		json_object_set_new(def, "name", lang_map(name));
-	json_object_set_new(def, "type", json_string(type));
+	/* A member that cannot be made (out of memory) fails the whole activity. */
+	if ((name && *name && json_object_set_new(def, "name", lang_map(name)) != 0) ||
+	    json_object_set_new(def, "type", json_string(type)) != 0) {
+		json_decref(def);
+		return NULL;
+	}
 	a = json_pack("{s:s,s:s,s:o}", "objectType", "Activity", "id", iri, "definition", def);
 	return a;
 }
@@ -152,7 +155,7 @@ int scorm_statement_build(json_t **out, struct lr_error *err, const struct scorm
 	char *name = NULL;
 	json_t *st = NULL, *actor = NULL, *result = NULL, *context = NULL, *ca = NULL, *score;
 	long attempt = ev->attempt > 0 ? ev->attempt : 1;
-	int len, rc = 0;
+	int len, rc = 0, bad = 0;  /* bad: a member could not be set (out of memory) */
 
 	*out = NULL;
 	home_page(home, sizeof(home), ev);
@@ -194,15 +197,15 @@ int scorm_statement_build(json_t **out, struct lr_error *err, const struct scorm
 	if (!actor)
 		goto nomem;
 	if (ev->learner_name && *ev->learner_name)
-		json_object_set_new(actor, "name", json_string(ev->learner_name));
+		bad |= json_object_set_new(actor, "name", json_string(ev->learner_name));
 
 	result = json_object();
 	if (!result)
 		goto nomem;
 	if (ev->completion >= 0)
-		json_object_set_new(result, "completion", json_boolean(ev->completion));
+		bad |= json_object_set_new(result, "completion", json_boolean(ev->completion));
 	if (ev->success >= 0)
-		json_object_set_new(result, "success", json_boolean(ev->success));
+		bad |= json_object_set_new(result, "success", json_boolean(ev->success));
 	if (ev->has_scaled || ev->has_raw) {
 		double scaled = ev->scaled, low = ev->has_min ? ev->min : 0;
 		int has_scaled = ev->has_scaled;
@@ -219,32 +222,32 @@ int scorm_statement_build(json_t **out, struct lr_error *err, const struct scorm
 		if (!score)
 			goto nomem;
 		if (has_scaled)
-			json_object_set_new(score, "scaled", json_real(round(scaled * 1e6) / 1e6));
+			bad |= json_object_set_new(score, "scaled", json_real(round(scaled * 1e6) / 1e6));
 		if (ev->has_raw)
-			json_object_set_new(score, "raw", json_real(ev->raw));
+			bad |= json_object_set_new(score, "raw", json_real(ev->raw));
 		if (ev->has_raw && ev->has_min)
-			json_object_set_new(score, "min", json_real(ev->min));
+			bad |= json_object_set_new(score, "min", json_real(ev->min));
 		if (ev->has_raw && ev->has_max)
-			json_object_set_new(score, "max", json_real(ev->max));
-		json_object_set_new(result, "score", score);
+			bad |= json_object_set_new(score, "max", json_real(ev->max));
+		bad |= json_object_set_new(result, "score", score);
 	}
 	if (ev->duration && *ev->duration)
-		json_object_set_new(result, "duration", json_string(ev->duration));
+		bad |= json_object_set_new(result, "duration", json_string(ev->duration));
 
 	ca = json_object();
 	if (!ca)
 		goto nomem;
 	if (ev->sco_key) {
-		json_object_set_new(ca, "parent", json_pack("[o]",
+		bad |= json_object_set_new(ca, "parent", json_pack("[o]",
 			activity(course_iri, ev->course_name, "http://adlnet.gov/expapi/activities/course")));
-		json_object_set_new(ca, "grouping", json_pack("[o,o]",
+		bad |= json_object_set_new(ca, "grouping", json_pack("[o,o]",
 			activity(course_iri, ev->course_name, "http://adlnet.gov/expapi/activities/course"),
 			activity(attempt_iri, NULL, "http://adlnet.gov/expapi/activities/attempt")));
 	} else {
-		json_object_set_new(ca, "grouping", json_pack("[o]",
+		bad |= json_object_set_new(ca, "grouping", json_pack("[o]",
 			activity(attempt_iri, NULL, "http://adlnet.gov/expapi/activities/attempt")));
 	}
-	json_object_set_new(ca, "category", json_pack("[{s:s,s:s}]", "objectType", "Activity",
+	bad |= json_object_set_new(ca, "category", json_pack("[{s:s,s:s}]", "objectType", "Activity",
 						      "id", SCORM_CATEGORY));
 	context = json_pack("{s:s,s:o,s:{s:I}}", "registration", reg, "contextActivities", ca,
 			    "extensions", ATTEMPT_EXTENSION, (json_int_t)attempt);
@@ -263,13 +266,15 @@ int scorm_statement_build(json_t **out, struct lr_error *err, const struct scorm
 	{
 		char verb_iri[80];
 		snprintf(verb_iri, sizeof(verb_iri), "http://adlnet.gov/expapi/verbs/%s", verb_words[verb]);
-		json_object_set_new(json_object_get(st, "verb"), "id", json_string(verb_iri));
+		bad |= json_object_set_new(json_object_get(st, "verb"), "id", json_string(verb_iri)) != 0;
 	}
 	if (json_object_size(result) > 0)
-		json_object_set(st, "result", result);
-	json_object_set(st, "context", context);
+		bad |= json_object_set(st, "result", result) != 0;
+	bad |= json_object_set(st, "context", context) != 0;
 	if (ev->has_time)
-		json_object_set_new(st, "timestamp", json_string(when));
+		bad |= json_object_set_new(st, "timestamp", json_string(when));
+	if (bad)
+		goto nomem;
 	if ((rc = xapi_validate(err, st, XAPI_ACCEPT_ANY)) != 0) {
 		json_decref(st);
 		st = NULL;

@@ -23,11 +23,13 @@
 #include "adapters/jsonstream.h"
 #include "adapters/scorm_statement.h"
 #include "lrs/error.h"
+#include "lrs/jsonmem.h"
 #include "lrs/xtime.h"
 
 #include <jansson.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
+#include <libxml/xmlerror.h>
 
 #include <ctype.h>
 #include <math.h>
@@ -230,7 +232,12 @@ static int v2_step(struct cloud_state *st, struct adapter_item *item, struct lr_
 		}
 		return rc;
 	}
+	jsonmem_clear();
 	value = json_loadb(rec.text, rec.len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+	if (jsonmem_failed() || (!value && json_error_code(&jerr) == json_error_out_of_memory)) {
+		json_decref(value);
+		return lr_error_set(err, LR_ENOMEM, "out of memory reading record %ld", rec.index);
+	}
 	if (!value || !json_is_object(value)) {
 		json_decref(value);
 		lr_error_where(err, NULL, rec.line, rec.index);
@@ -272,6 +279,20 @@ static xmlNode *child(const xmlNode *n, const char *name)
 	return NULL;
 }
 
+/* libxml2's own messages (out of memory) would go to stderr: library code never prints. */
+static void xml_quiet(void *ctx, const char *msg, ...)
+{
+	(void)ctx;
+	(void)msg;
+}
+
+/*
+ * Set when libxml2 could not copy an element's text (out of memory): the
+ * element read as empty, so what was made from the document is not to be
+ * trusted. Cleared before each document is read.
+ */
+static _Thread_local int text_oom;
+
 /* The trimmed text of n's child name into buf ("" if absent). */
 static const char *child_text(const xmlNode *n, const char *name, char *buf, size_t size)
 {
@@ -282,6 +303,8 @@ static const char *child_text(const xmlNode *n, const char *name, char *buf, siz
 	if (!c)
 		return buf;
 	text = xmlNodeGetContent(c);
+	if (!text)
+		text_oom = 1;
 	if (text) {
 		scorm_trim(buf, size, (const char *)text);
 		xmlFree(text);
@@ -293,6 +316,8 @@ static const char *attr(const xmlNode *n, const char *name, char *buf, size_t si
 {
 	xmlChar *v = xmlGetProp(n, (const xmlChar *)name);
 
+	if (!v && n && xmlHasProp(n, (const xmlChar *)name))
+		text_oom = 1;
 	buf[0] = '\0';
 	if (v) {
 		scorm_trim(buf, size, (const char *)v);
@@ -595,10 +620,18 @@ static int xml_open(struct cloud_state *st, struct lr_error *err)
 		goto out;
 	}
 	/* No network, no DTD loading, no entity substitution, libxml2's depth and size limits. */
+	xmlSetGenericErrorFunc(NULL, xml_quiet); /* this thread's handler */
+	xmlResetLastError();
+	text_oom = 0;
 	doc = xmlReadMemory(buf, (int)len, st->in->name, NULL,
 			    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-	if (!doc) {
+	if (!doc || (xmlGetLastError() && xmlGetLastError()->code == XML_ERR_NO_MEMORY)) {
 		const xmlError *xe = xmlGetLastError();
+		if (xe && xe->code == XML_ERR_NO_MEMORY) {
+			/* Not the file's fault, nor "malformed"; even with a document (text may be missing). */
+			rc = lr_error_set(err, LR_ENOMEM, "out of memory reading the XML");
+			goto out;
+		}
 		if (xe)
 			lr_error_where(err, NULL, xe->line, 0);
 		rc = lr_error_set(err, LR_EFORMAT, "not well-formed XML%s%s", xe && xe->message ? ": " : "",
@@ -649,6 +682,8 @@ static int xml_open(struct cloud_state *st, struct lr_error *err)
 				  what ? (const char *)what->name : "");
 		goto out;
 	}
+	if (rc == 0 && text_oom)
+		rc = LR_ENOMEM;
 	if (rc != 0)
 		rc = lr_error_set(err, rc, "out of memory");
 	st->xml_done = 1;

@@ -3,7 +3,7 @@
  * same run as lrhub's figures: parse each statement of a JSON-lines file with
  * jansson and insert it with one prepared SQLite statement into a table with
  * a primary key on the id and nothing else, in transactions of 5,000 (as
- * lrhub batches), with the same journal settings as the store.
+ * lrhub batches), with the same page size and journal settings as the store.
  *
  *   baseline FILE.jsonl DB
  *
@@ -37,8 +37,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "baseline: cannot open %s or %s\n", argv[1], argv[2]);
 		return 1;
 	}
-	sqlite3_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
-			 " PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 8192;"
+	sqlite3_exec(db, "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL;"
+			 " PRAGMA synchronous = NORMAL;"
+			 " PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 2048;"
 			 " CREATE TABLE statement(id TEXT PRIMARY KEY, json TEXT NOT NULL)",
 		     NULL, NULL, NULL);
 	sqlite3_prepare_v2(db, "INSERT INTO statement(id, json) VALUES(?, ?)", -1, &ins, NULL);

@@ -72,6 +72,64 @@ t1=$(now)
 comp_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
 echo "completions: $((rows - 1)) rows over $n statements in $comp_s s"
 
+# 3. Moodle SCORM tracking rows: as many rows as statements above.
+mfile=$data/moodle-track-$n.csv
+[ -s "$mfile" ] || "$root/$build/gen" moodle "$n" 42 >"$mfile"
+export LRHUB_DB="$work/moodle.db"
+"$L" init >/dev/null
+"$L" org add moodle-bench --lms-url https://moodle.example.org >/dev/null
+t0=$(now)
+"$L" ingest --org moodle-bench --format moodle-track --json "$mfile" >"$work/moodle.json"
+t1=$(now)
+moodle_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+moodle_rate=$(rate "$n" "$moodle_s")
+moodle_st=$(jq .accepted "$work/moodle.json")
+echo "moodle tracking rows: $moodle_rate rows/s ($moodle_s s, $moodle_st statements)," \
+	"$(ratio "$moodle_rate" "$base_rate") x baseline"
+
+# 5. The xAPI server: POST /statements in batches of 1, 10 and 100 over 4
+# keep-alive connections, then GET /statements paging through everything.
+# Each batch size posts its own slice of the statements file: h = n/10 for
+# batches of 10 and 100, h/5 for single statements.
+h=$((n / 10))
+[ "$h" -ge 500 ] || h=500
+h1=$((h / 5))
+export LRHUB_DB="$work/http.db"
+"$L" init >/dev/null
+"$L" org add http-bench >/dev/null
+"$L" credential add http-bench >"$work/cred"
+userpwd="$(sed -n 's/^key: //p' "$work/cred"):$(sed -n 's/^secret: //p' "$work/cred")"
+"$L" serve --listen 127.0.0.1:0 >"$work/serve.out" 2>"$work/serve.err" &
+server=$!
+trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
+i=0
+while ! grep -q '^listening on ' "$work/serve.out" 2>/dev/null && [ $i -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+base=$(sed -n 's/^listening on //p' "$work/serve.out")
+[ -n "$base" ] || { echo "the server did not start: $(cat "$work/serve.err")" >&2; exit 1; }
+H=$root/$build/httpload
+first=0
+for batch in 1 10 100; do
+	count=$h
+	[ "$batch" -gt 1 ] || count=$h1
+	t=$("$H" post "$base" "$userpwd" "$file" "$first" "$count" "$batch" 4)
+	first=$((first + count))
+	r=$(rate "${t% *}" "${t#* }")
+	eval "post_rate_$batch=$r"
+	echo "POST /statements, batches of $batch, 4 connections: $r statements/s (${t#* } s)," \
+		"$(ratio "$r" "$base_rate") x baseline"
+done
+t=$("$H" get "$base" "$userpwd" 500)
+get_n=${t% *}
+get_rate=$(rate "$get_n" "${t#* }")
+echo "GET /statements, pages of 500: $get_rate statements/s ($get_n in ${t#* } s)," \
+	"$(ratio "$get_rate" "$base_rate") x baseline"
+kill -TERM $server
+wait $server || true
+trap 'rm -rf "$work"' EXIT
+
 cat >"$root/bench/results.json" <<JSON
 {
   "statements": $n,
@@ -84,7 +142,19 @@ cat >"$root/bench/results.json" <<JSON
   "reingest_statements_per_s": $again_rate,
   "reingest_vs_ingest": $(ratio "$again_rate" "$first_rate"),
   "completions_seconds": $comp_s,
-  "completions_rows": $((rows - 1))
+  "completions_rows": $((rows - 1)),
+  "moodle_rows": $n,
+  "moodle_rows_per_s": $moodle_rate,
+  "moodle_vs_baseline": $(ratio "$moodle_rate" "$base_rate"),
+  "moodle_statements": $moodle_st,
+  "http_statements_per_batch_size": { "1": $h1, "10": $h, "100": $h },
+  "post_batch1_statements_per_s": $post_rate_1,
+  "post_batch10_statements_per_s": $post_rate_10,
+  "post_batch100_statements_per_s": $post_rate_100,
+  "post_batch100_vs_baseline": $(ratio "$post_rate_100" "$base_rate"),
+  "get_paging_statements": $get_n,
+  "get_paging_statements_per_s": $get_rate,
+  "get_vs_baseline": $(ratio "$get_rate" "$base_rate")
 }
 JSON
 echo "written: bench/results.json"

@@ -20,4 +20,38 @@ int fuzz_jsonstream_one(const uint8_t *data, size_t size);
 /* The CSV reader, comma- and tab-separated: the same rows whatever the read sizes. */
 int fuzz_csv_one(const uint8_t *data, size_t size);
 
+/*
+ * Each tracking-export adapter (adapters/adapter.h) through its interface.
+ * data[0] picks the adapter (its index in adapter_list, modulo their count)
+ * and the options (bit 3: a --course key, bit 4: a time zone, bit 5: an LMS
+ * URL); the rest is the export. The same items whatever the read sizes.
+ */
+int fuzz_adapter_one(const uint8_t *data, size_t size);
+/* The number of adapters fuzz_adapter_one picks from. */
+int fuzz_adapter_count(void);
+
+/*
+ * The course package manifest readers (SCORM imsmanifest.xml, tincan.xml,
+ * cmi5.xml) without a zip: data[0] % 3 picks which, the rest is the XML.
+ */
+int fuzz_manifest_one(const uint8_t *data, size_t size);
+
+/* The course package zip reader (package_read_limited) over a whole zip file. */
+int fuzz_zip_one(const uint8_t *data, size_t size);
+
+/*
+ * The GET /statements query parameters: data is a URL query string
+ * ("agent=...&limit=10"), split and percent-decoded as the HTTP server does,
+ * then read by statements_query_parse.
+ */
+int fuzz_query_one(const uint8_t *data, size_t size);
+
+/*
+ * multipart/form-data bodies (lrs/multipart.h): the first line is the
+ * Content-Type value ("multipart/form-data; boundary=...") or, if it does
+ * not start with "multipart/", the boundary itself; the rest is the body.
+ * The whole-buffer parse and the streaming parser fed in pieces agree.
+ */
+int fuzz_multipart_one(const uint8_t *data, size_t size);
+
 #endif

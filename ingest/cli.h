@@ -11,7 +11,8 @@
 struct lr_error;
 struct store;
 
-enum exit_status { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_REJECTS = 2, EXIT_FATAL = 3 };
+/* 4: another lrhub nightly holds the store's lock; this run did nothing. */
+enum exit_status { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_REJECTS = 2, EXIT_FATAL = 3, EXIT_LOCKED = 4 };
 
 /* The store path: --db, else $LRHUB_DB, else ./lrhub.db. */
 extern const char *cli_db_path;
@@ -62,7 +63,22 @@ extern const struct cli_command cli_init, cli_org, cli_course, cli_identity, cli
 /* `course import` and `course show` (ingest/cli_package.c): argv[0] is "import" or "show". */
 int cli_course_package(int argc, char **argv);
 
+/*
+ * `org set` and `org import` (ingest/cli_reports.c): argv[0] is "set" or
+ * "import"; usage is the org command's usage text.
+ */
+int cli_org_workforce(int argc, char **argv, const char *usage);
+
+/* The evaluators' reports and the Power BI export (ingest/cli_reports.c). */
+extern const struct cli_command cli_report, cli_export;
+
 /* The xAPI HTTP API commands (ingest/cli_serve.c). */
 extern const struct cli_command cli_serve, cli_credential;
+
+/* Remote LRS sources (ingest/cli_pull.c): source add|list|remove, pull. */
+extern const struct cli_command cli_source, cli_pull;
+
+/* The unattended run and the store's backup (ingest/cli_nightly.c). */
+extern const struct cli_command cli_nightly, cli_backup;
 
 #endif

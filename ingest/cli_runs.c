@@ -5,6 +5,7 @@
 #include "adapters/csv.h"
 #include "ingest/cli.h"
 #include "ingest/ingest.h"
+#include "ingest/nightly.h"
 #include "lrs/completions.h"
 #include "lrs/error.h"
 #include "lrs/identity.h"
@@ -126,6 +127,100 @@ static int print_run(void *ctx, const struct store_run *r)
 	return 0;
 }
 
+/* ---- runs show N ---- */
+
+struct show_ui {
+	int64_t run_id;
+	long runs, files, rejects_shown;
+	struct store *s;
+};
+
+static int show_run(void *ctx, const struct store_run *r)
+{
+	struct show_ui *ui = ctx;
+
+	if (ui->runs++ == 0) {
+		printf("run %lld: %s%s%s, started %s, %s%s%s\n", (long long)r->id, r->kind,
+		       r->org ? " org " : "", r->org ? r->org : "", r->started_at,
+		       r->finished_at ? r->status : "unfinished (it was stopped before its end)",
+		       r->finished_at ? ", finished " : "", r->finished_at ? r->finished_at : "");
+		printf("  %ld %s; statements: %ld accepted, %ld duplicates, %ld conflicts, %ld rejected\n",
+		       r->files, plural(r->files, "file", "files"), r->counts.accepted,
+		       r->counts.duplicates, r->counts.conflicts, r->counts.rejected);
+		return 0;
+	}
+	if (ui->runs == 2)
+		printf("\nparts:\n%-6s %-8s %-16s %-18s %6s %9s %10s %9s %8s\n", "RUN", "KIND", "ORG",
+		       "STATUS", "FILES", "ACCEPTED", "DUPLICATES", "CONFLICTS", "REJECTED");
+	printf("%-6lld %-8s %-16s %-18s %6ld %9ld %10ld %9ld %8ld\n", (long long)r->id, r->kind,
+	       r->org ? r->org : "-", r->finished_at ? r->status : "unfinished", r->files,
+	       r->counts.accepted, r->counts.duplicates, r->counts.conflicts, r->counts.rejected);
+	return 0;
+}
+
+static int show_file(void *ctx, const struct nightly_file_row *f)
+{
+	struct show_ui *ui = ctx;
+
+	if (ui->files++ == 0)
+		printf("\nfiles:\n");
+	printf("  %s%s%s: %s", f->org ? f->org : "", f->org ? " " : "", f->path, f->status);
+	if (f->format)
+		printf(" (%s)", f->format);
+	if (strcmp(f->status, "duplicate") != 0 && strcmp(f->status, "failed") != 0)
+		printf(": %ld accepted, %ld duplicates, %ld conflicts, %ld rejected", f->counts.accepted,
+		       f->counts.duplicates, f->counts.conflicts, f->counts.rejected);
+	printf("\n");
+	if (f->error)
+		printf("      %s\n", f->error);
+	return 0;
+}
+
+static int show_rejects_of(void *ctx, const struct store_run *r)
+{
+	struct show_ui *ui = ctx;
+	struct rejects_ui rui = { 0, 0 };
+	struct lr_error err;
+
+	if (r->counts.rejected + r->counts.conflicts == 0)
+		return 0;
+	if (ui->rejects_shown++ == 0)
+		printf("\nrejects:\n");
+	lr_error_clear(&err);
+	return store_reject_each(ui->s, &err, r->id, print_reject, &rui);
+}
+
+static int cmd_runs_show(int argc, char **argv)
+{
+	struct show_ui ui = { 0 };
+	struct lr_error err;
+	struct store *s = NULL;
+	long id;
+	int rc;
+
+	lr_error_clear(&err);
+	if (argc != 1) {
+		fprintf(stderr, "usage: lrhub runs show N\n");
+		return EXIT_USAGE;
+	}
+	if (number("runs show", argv[0], 1, &id) != 0)
+		return EXIT_USAGE;
+	if ((rc = open_store(&s, STORE_READONLY)) != 0)
+		return rc;
+	ui.run_id = id;
+	ui.s = s;
+	if (nightly_run_each(s, &err, id, show_run, &ui) != 0 ||
+	    (ui.runs > 0 && nightly_file_each(s, &err, id, show_file, &ui) != 0) ||
+	    (ui.runs > 0 && nightly_run_each(s, &err, id, show_rejects_of, &ui) != 0)) {
+		rc = fail(&err);
+	} else if (ui.runs == 0) {
+		say_error("no run %ld (see 'lrhub runs')", id);
+		rc = EXIT_USAGE;
+	}
+	store_close(s);
+	return rc;
+}
+
 static int cmd_runs(int argc, char **argv)
 {
 	const char *limit = NULL;
@@ -138,6 +233,8 @@ static int cmd_runs(int argc, char **argv)
 	long max = 20;
 
 	lr_error_clear(&err);
+	if (argc > 0 && strcmp(argv[0], "show") == 0)
+		return cmd_runs_show(argc - 1, argv + 1);
 	if (argc > 60 || parse(argc, argv, opts, "lrhub runs [--limit N]", pos, &n) != 0 || n != 0) {
 		fprintf(stderr, "usage: lrhub runs [--limit N]\n");
 		return EXIT_USAGE;
@@ -171,6 +268,6 @@ static int cmd_formats(int argc, char **argv)
 
 const struct cli_command cli_rejects = { "rejects", usage_rejects, cmd_rejects };
 
-const struct cli_command cli_runs = { "runs", "lrhub runs [--limit N]", cmd_runs };
+const struct cli_command cli_runs = { "runs", "lrhub runs [--limit N] | lrhub runs show N", cmd_runs };
 
 const struct cli_command cli_formats = { "formats", "lrhub formats", cmd_formats };

@@ -16,19 +16,23 @@
 /* ---- serve ---- */
 
 static const char usage_serve[] =
-	"lrhub serve [--listen ADDR:PORT] [--base PATH] [--threads N] [--max-body BYTES]\n"
-	"                   [--max-connections N] [--timeout SECONDS] [--default-version 1.0.3|2.0.0]";
+	"lrhub serve [--listen ADDR:PORT] [--base PATH] [--threads N] [--max-body BYTES] [--max-upload BYTES]\n"
+	"                   [--max-connections N] [--max-connections-per-ip N] [--timeout SECONDS]\n"
+	"                   [--default-version 1.0.3|2.0.0]";
 
 static int cmd_serve(int argc, char **argv)
 {
 	struct lrs_server_options o = { 0 };
-	const char *threads = NULL, *max_body = NULL, *max_conn = NULL, *timeout = NULL;
+	const char *threads = NULL, *max_body = NULL, *max_conn = NULL, *timeout = NULL, *per_ip = NULL;
+	const char *max_upload = NULL;
 	struct opt opts[] = {
 		{ "--listen", &o.listen, NULL },
 		{ "--base", &o.base, NULL },
 		{ "--threads", &threads, NULL },
 		{ "--max-body", &max_body, NULL },
+		{ "--max-upload", &max_upload, NULL },
 		{ "--max-connections", &max_conn, NULL },
+		{ "--max-connections-per-ip", &per_ip, NULL },
 		{ "--timeout", &timeout, NULL },
 		{ "--default-version", &o.default_version, NULL },
 		{ NULL, NULL, NULL },
@@ -51,7 +55,9 @@ static int cmd_serve(int argc, char **argv)
 	free(pos);
 	if ((threads && number("--threads", threads, 1, &v) != 0) || (threads && (o.threads = (unsigned)v, 0)) ||
 	    (max_body && number("--max-body", max_body, 1024, &v) != 0) || (max_body && (o.max_body = (size_t)v, 0)) ||
+	    (max_upload && number("--max-upload", max_upload, 1024, &v) != 0) || (max_upload && (o.max_upload = (size_t)v, 0)) ||
 	    (max_conn && number("--max-connections", max_conn, 1, &v) != 0) || (max_conn && (o.max_connections = (unsigned)v, 0)) ||
+	    (per_ip && number("--max-connections-per-ip", per_ip, 1, &v) != 0) || (per_ip && (o.max_connections_per_ip = (unsigned)v, 0)) ||
 	    (timeout && number("--timeout", timeout, 1, &v) != 0) || (timeout && (o.timeout_s = (unsigned)v, 0)))
 		return EXIT_USAGE;
 	if (!o.listen)

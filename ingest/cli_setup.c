@@ -55,6 +55,9 @@ static int cmd_init(int argc, char **argv)
 
 static const char usage_org[] =
 	"lrhub org add ORG [--name TEXT] [--lms-url URL] [--timezone ZONE]\n"
+	"       lrhub org set ORG [--name TEXT] [--sector S] [--headcount N] [--frontline N]\n"
+	"                     [--as-of DATE]\n"
+	"       lrhub org import FILE.csv   columns org,name,sector,headcount,frontline,as_of\n"
 	"       lrhub org list";
 
 static int zone_exists(const char *zone)
@@ -93,6 +96,10 @@ static int cmd_org(int argc, char **argv)
 	int n, rc = EXIT_USAGE;
 
 	lr_error_clear(&err);
+	if (argc >= 1 && (strcmp(argv[0], "set") == 0 || strcmp(argv[0], "import") == 0)) {
+		free(pos);
+		return cli_org_workforce(argc, argv, usage_org);
+	}
 	if (!pos || argc < 1 || parse(argc - 1, argv + 1, opts, usage_org, pos, &n) != 0)
 		goto usage;
 	if (strcmp(argv[0], "add") == 0 && n == 1) {

@@ -3,6 +3,7 @@
  */
 #include "ingest/ingest.h"
 #include "adapters/adapter.h"
+#include "adapters/xapi.h"
 #include "lrs/error.h"
 #include "lrs/hash.h"
 #include "lrs/store.h"
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define HEAD_MAX 8192
 #define PROGRESS_EVERY (1L << 24) /* bytes between progress calls */
@@ -29,20 +31,31 @@ struct reader {
 	const char *path;
 	long *records;
 	int failed;                 /* errno of a read error, 0 if none */
+	const char *head;           /* the bytes read to detect the format, served first */
+	size_t head_len, head_pos;  /* (so that pipes, which cannot rewind, can be read) */
+	int piped;                  /* read from the adapter's thread: done is atomic, no progress calls */
 };
 
 static ssize_t reader_read(void *ctx, void *buf, size_t len)
 {
 	struct reader *r = ctx;
-	size_t n = fread(buf, 1, len, r->fp);
+	size_t n;
+
+	if (r->head_pos < r->head_len) {
+		n = r->head_len - r->head_pos < len ? r->head_len - r->head_pos : len;
+		memcpy(buf, r->head + r->head_pos, n);
+		r->head_pos += n;
+	} else {
+		n = fread(buf, 1, len, r->fp);
+	}
 
 	if (n == 0 && ferror(r->fp)) {
 		r->failed = errno ? errno : EIO;
 		return -1;
 	}
 	hash_sha256_update(r->sha, buf, n);
-	r->done += (int64_t)n;
-	if (r->opts->on_progress && r->done >= r->next_progress) {
+	__atomic_store_n(&r->done, r->done + (int64_t)n, __ATOMIC_RELAXED);
+	if (!r->piped && r->opts->on_progress && r->done >= r->next_progress) {
 		r->next_progress = r->done + PROGRESS_EVERY;
 		r->opts->on_progress(r->opts->ctx, r->path, r->done, r->total, *r->records);
 	}
@@ -58,6 +71,7 @@ struct run_state {
 	const char *lms_url;
 	struct ingest_report *report;
 	long batch;
+	const char *open_path;      /* ingest_run_file_as: read this file, record path as its name */
 };
 
 static void reject(struct run_state *rs, struct ingest_file_result *fr, int64_t file_id,
@@ -114,6 +128,15 @@ static void located_error(struct ingest_file_result *fr, struct lr_error *e, cha
 	fr->reason = reason;
 }
 
+/* adapter_xapi_known_fn over a read connection (store_raw_known). */
+static int raw_known(void *ctx, const char *id, const char *raw, size_t raw_len)
+{
+	struct lr_error ignored;
+
+	lr_error_clear(&ignored);
+	return store_raw_known(ctx, &ignored, id, raw, raw_len);
+}
+
 /* Reads one file's records into the store. Store failures return < 0. */
 static int ingest_file(struct run_state *rs, struct lr_error *err, const char *path)
 {
@@ -133,6 +156,7 @@ static int ingest_file(struct run_state *rs, struct lr_error *err, const char *p
 	size_t head_len;
 	struct stat st;
 	int rc = 0, step, in_tx = 0;
+	struct store *reader = NULL;
 
 	memset(&fr, 0, sizeof(fr));
 	memset(&rd, 0, sizeof(rd));
@@ -144,7 +168,8 @@ static int ingest_file(struct run_state *rs, struct lr_error *err, const char *p
 	rd.records = &records;
 	rs->report->files++;
 
-	rd.fp = fopen(path, "rb");
+	rd.fp = rs->open_path ? fopen(rs->open_path, "rb")
+		: strcmp(path, "-") == 0 ? fdopen(dup(STDIN_FILENO), "rb") : fopen(path, "rb");
 	if (!rd.fp || fstat(fileno(rd.fp), &st) != 0) {
 		snprintf(why, sizeof(why), "cannot read the file: %s", strerror(errno));
 		fr.error = why;
@@ -178,11 +203,8 @@ static int ingest_file(struct run_state *rs, struct lr_error *err, const char *p
 		goto record_failed;
 	}
 	fr.format = ad->name;
-	if (fseek(rd.fp, 0, SEEK_SET) != 0) {
-		snprintf(why, sizeof(why), "cannot rewind the file: %s", strerror(errno));
-		fr.error = why;
-		goto record_failed;
-	}
+	rd.head = head;
+	rd.head_len = head_len;
 	rd.sha = hash_sha256_new();
 	if (!rd.sha) {
 		rc = lr_error_set(err, LR_ENOMEM, "out of memory");
@@ -208,24 +230,54 @@ static int ingest_file(struct run_state *rs, struct lr_error *err, const char *p
 	src.file_id = file_id;
 	src.xapi_flags = XAPI_ACCEPT_ANY;
 	src.course_key = src.part_key = NULL;
+	if (ad == &adapter_xapi) {
+		/*
+		 * Parse ahead in the adapter's thread while this one stores; its own
+		 * read connection recognises records stored already before parsing.
+		 */
+		if (store_open_reader(&reader, &ferr, rs->s) != 0) {
+			reader = NULL;
+			lr_error_clear(&ferr);
+		}
+		rd.piped = 1;
+		if (adapter_xapi_pipeline(state, reader ? raw_known : NULL, reader) != 0)
+			rd.piped = 0;
+	}
 
 	for (;;) {
 		struct adapter_item item;
 		struct lr_error rej;
 
-		if (!in_tx) {
+		if (!in_tx && !rs->opts->whole_file) {
 			if ((rc = store_begin(rs->s, err)) != 0)
 				goto out;
 			in_tx = 1;
 		}
 		lr_error_clear(&rej);
 		step = ad->next(state, &item, &rej);
+		if (rd.piped && rs->opts->on_progress &&
+		    __atomic_load_n(&rd.done, __ATOMIC_RELAXED) >= rd.next_progress) {
+			int64_t done = __atomic_load_n(&rd.done, __ATOMIC_RELAXED);
+			rd.next_progress = done + PROGRESS_EVERY;
+			rs->opts->on_progress(rs->opts->ctx, path, done, rd.total, records);
+		}
 		if (step == 0)
 			break;
 		if (step == LR_EINVAL) {
 			records++;
 			reject(rs, &fr, file_id, "invalid", &rej, item.raw, item.raw_len, NULL);
 			continue;
+		}
+		if (step == LR_ENOMEM) {
+			/*
+			 * Not the file's fault: the batch in hand is rolled back and the
+			 * run fails, so an ingest again later stores the whole file.
+			 */
+			lr_error_set(&rej, LR_ENOMEM, "out of memory");
+			*err = rej;
+			lr_error_where(err, path, rej.line, rej.record);
+			rc = step;
+			goto out;
 		}
 		if (step < 0) {
 			/* The rest of the file cannot be read: keep what went in, say why. */
@@ -236,21 +288,40 @@ static int ingest_file(struct run_state *rs, struct lr_error *err, const char *p
 		}
 		records++;
 		if (item.kind == ADAPTER_IDENTITY) {
-			int added;
-			if (store_identity_link(rs->s, &rej, rs->org_id, item.key, item.email, path,
-						&added) != 0) {
+			int added, linked;
+			linked = store_identity_link(rs->s, &rej, rs->org_id, item.key, item.email, path,
+						     &added);
+			if (linked != 0 && linked != LR_EINVAL) {
+				/* The store failed (not the record): as for a statement, the run stops. */
+				*err = rej;
+				lr_error_where(err, path, item.line, item.record);
+				rc = linked;
+				goto out;
+			}
+			if (linked != 0) {
 				lr_error_where(&rej, NULL, item.line, item.record);
 				reject(rs, &fr, file_id, "invalid", &rej, item.raw, item.raw_len, NULL);
 			}
 			continue;
 		}
-		{
+		if (item.kind == ADAPTER_DUPLICATE) {
+			fr.counts.duplicates++;
+		} else {
 			enum store_outcome outcome;
 			int put;
 
 			src.course_key = item.course_key;
 			src.part_key = item.part_key;
-			put = store_put_statement(rs->s, &rej, item.statement, &src, &outcome);
+			/* An xAPI record's bytes are the statement's: stored as read, not serialised again. */
+			if (ad == &adapter_xapi) {
+				/* Checked in the parser thread already, if item.checked. */
+				src.xapi_flags = XAPI_ACCEPT_ANY | (item.checked ? XAPI_VALIDATED : 0);
+				put = store_put_statement_raw(rs->s, &rej, item.statement, item.raw,
+							      item.raw_len, &src,
+							      item.checked ? item.digest : NULL, &outcome);
+			} else {
+				put = store_put_statement(rs->s, &rej, item.statement, &src, &outcome);
+			}
 			json_decref(item.statement);
 			if (put == 0) {
 				if (outcome == STORE_NEW)
@@ -268,7 +339,7 @@ static int ingest_file(struct run_state *rs, struct lr_error *err, const char *p
 				goto out;
 			}
 		}
-		if (++in_batch >= rs->batch) {
+		if (in_tx && ++in_batch >= rs->batch) {
 			if ((rc = store_commit(rs->s, err)) != 0)
 				goto out;
 			in_tx = 0;
@@ -287,6 +358,8 @@ finish:
 		/* Hash what the adapter left unread, so the digest is the whole file's. */
 		char buf[65536];
 		size_t n;
+		if (rd.head_pos < rd.head_len)
+			hash_sha256_update(rd.sha, rd.head + rd.head_pos, rd.head_len - rd.head_pos);
 		while ((n = fread(buf, 1, sizeof(buf), rd.fp)) > 0)
 			hash_sha256_update(rd.sha, buf, n);
 		hash_sha256_final(rd.sha, digest);
@@ -318,7 +391,8 @@ out:
 	if (in_tx)
 		store_rollback(rs->s);
 	if (ad && state)
-		ad->close(state);
+		ad->close(state); /* stops the adapter's thread before its reader goes */
+	store_close(reader);
 	hash_sha256_free(rd.sha);
 	if (rd.fp)
 		fclose(rd.fp);
@@ -376,54 +450,160 @@ static int find_tz(void *ctx, const struct store_org *org)
 
 	if (strcmp(org->code, l->code) != 0)
 		return 0;
-	if (org->timezone)
-		l->timezone = strdup(org->timezone);
-	if (org->lms_url)
-		l->lms_url = strdup(org->lms_url);
+	/* Without its time zone an org's local times would be read as UTC: no memory, no run. */
+	if ((org->timezone && !(l->timezone = strdup(org->timezone))) ||
+	    (org->lms_url && !(l->lms_url = strdup(org->lms_url))))
+		return LR_ENOMEM;
 	return 1;
+}
+
+/* A run driven from outside, file by file (ingest_paths, lrhub nightly). */
+struct ingest_run {
+	struct run_state rs;
+	struct org_lookup tz;
+	struct ingest_report report;
+};
+
+int ingest_run_open(struct ingest_run **out, struct store *s, struct lr_error *err,
+		    const struct ingest_options *opts, const char *kind)
+{
+	struct ingest_run *run;
+	int rc;
+
+	*out = NULL;
+	if (opts->format && !adapter_find(opts->format))
+		return lr_error_set(err, LR_EINVAL, "unknown format '%s' (see 'lrhub formats')",
+				    opts->format);
+	if (!(run = calloc(1, sizeof(*run))))
+		return lr_error_set(err, LR_ENOMEM, "out of memory");
+	run->rs.s = s;
+	run->rs.opts = opts;
+	run->rs.report = &run->report;
+	run->rs.batch = opts->batch > 0 ? opts->batch : 5000;
+	run->tz.code = opts->org;
+	if ((rc = store_org_id(s, err, opts->org, &run->rs.org_id)) != 0)
+		goto fail;
+	if ((rc = store_org_each(s, err, find_tz, &run->tz)) != 0) {
+		lr_error_set(err, rc, "out of memory");
+		goto fail;
+	}
+	run->rs.timezone = run->tz.timezone;
+	run->rs.lms_url = run->tz.lms_url;
+	if ((rc = store_run_begin(s, err, kind, run->rs.org_id, &run->rs.run_id)) != 0)
+		goto fail;
+	run->report.run_id = run->rs.run_id;
+	*out = run;
+	return 0;
+fail:
+	free(run->tz.timezone);
+	free(run->tz.lms_url);
+	free(run);
+	return rc;
+}
+
+int64_t ingest_run_id(const struct ingest_run *run)
+{
+	return run->rs.run_id;
+}
+
+int ingest_run_path(struct ingest_run *run, struct lr_error *err, const char *path)
+{
+	int rc;
+
+	if (!run->rs.opts->whole_file)
+		return ingest_path(&run->rs, err, path, 0);
+	if ((rc = store_begin(run->rs.s, err)) != 0)
+		return rc;
+	rc = ingest_file(&run->rs, err, path);
+	if (rc == 0)
+		rc = store_commit(run->rs.s, err);
+	if (rc != 0)
+		store_rollback(run->rs.s);
+	return rc;
+}
+
+int ingest_run_file_as(struct ingest_run *run, struct lr_error *err, const char *open_path,
+		       const char *name)
+{
+	int rc;
+
+	run->rs.open_path = open_path;
+	if (!run->rs.opts->whole_file) {
+		rc = ingest_file(&run->rs, err, name);
+	} else if ((rc = store_begin(run->rs.s, err)) == 0) {
+		rc = ingest_file(&run->rs, err, name);
+		if (rc == 0)
+			rc = store_commit(run->rs.s, err);
+		if (rc != 0)
+			store_rollback(run->rs.s);
+	}
+	run->rs.open_path = NULL;
+	return rc;
+}
+
+int ingest_run_duplicate(struct ingest_run *run, struct lr_error *err, const char *path,
+			 const char *sha256_hex, int64_t size, const char *why)
+{
+	struct store_counts none = { 0 };
+	int64_t file_id = 0;
+	int rc;
+
+	if ((rc = store_begin(run->rs.s, err)) != 0)
+		return rc;
+	if ((rc = store_file_begin(run->rs.s, err, run->rs.run_id, path, sha256_hex, size, NULL,
+				   &file_id)) == 0 &&
+	    (rc = store_file_end(run->rs.s, err, file_id, "duplicate", sha256_hex, size, &none,
+				 why)) == 0)
+		rc = store_commit(run->rs.s, err);
+	if (rc != 0) {
+		store_rollback(run->rs.s);
+		return rc;
+	}
+	run->report.files++;
+	run->report.files_duplicate++;
+	return 0;
+}
+
+int ingest_run_close(struct ingest_run *run, struct lr_error *err, int failed,
+		     struct ingest_report *report)
+{
+	struct ingest_report *r;
+	struct lr_error end_err;
+	const char *status;
+	int rc = 0;
+
+	if (!run)
+		return 0;
+	r = &run->report;
+	status = failed ? "failed"
+		 : (r->files_failed || r->files_partial || r->counts.rejected || r->counts.conflicts)
+			   ? "done with errors" : "done";
+	lr_error_clear(&end_err);
+	if (store_run_end(run->rs.s, failed ? &end_err : err, run->rs.run_id, status, &r->counts,
+			  r->files) != 0 && !failed)
+		rc = err->code;
+	if (report)
+		*report = *r;
+	free(run->tz.timezone);
+	free(run->tz.lms_url);
+	free(run);
+	return rc;
 }
 
 int ingest_paths(struct store *s, struct lr_error *err, const struct ingest_options *opts,
 		 const char *const *paths, size_t n_paths, struct ingest_report *report)
 {
-	struct run_state rs;
-	struct org_lookup tz = { opts->org, NULL, NULL };
+	struct ingest_run *run = NULL;
 	size_t i;
 	int rc;
 
 	memset(report, 0, sizeof(*report));
-	memset(&rs, 0, sizeof(rs));
-	rs.s = s;
-	rs.opts = opts;
-	rs.report = report;
-	rs.batch = opts->batch > 0 ? opts->batch : 5000;
-	if (opts->format && !adapter_find(opts->format))
-		return lr_error_set(err, LR_EINVAL, "unknown format '%s' (see 'lrhub formats')",
-				    opts->format);
-	if ((rc = store_org_id(s, err, opts->org, &rs.org_id)) != 0)
+	if ((rc = ingest_run_open(&run, s, err, opts, "ingest")) != 0)
 		return rc;
-	if ((rc = store_org_each(s, err, find_tz, &tz)) != 0)
-		return rc;
-	rs.timezone = tz.timezone;
-	rs.lms_url = tz.lms_url;
-	if ((rc = store_run_begin(s, err, "ingest", rs.org_id, &rs.run_id)) != 0)
-		goto out;
-	report->run_id = rs.run_id;
+	report->run_id = run->rs.run_id;
 	for (i = 0; i < n_paths && rc == 0; i++)
-		rc = ingest_path(&rs, err, paths[i], 0);
-	{
-		struct lr_error end_err;
-		const char *status = rc != 0 ? "failed"
-				     : (report->files_failed || report->files_partial ||
-					report->counts.rejected || report->counts.conflicts)
-					       ? "done with errors" : "done";
-		lr_error_clear(&end_err);
-		if (store_run_end(s, rc ? &end_err : err, rs.run_id, status, &report->counts,
-				  report->files) != 0 && rc == 0)
-			rc = err->code;
-	}
-out:
-	free(tz.timezone);
-	free(tz.lms_url);
+		rc = ingest_run_path(run, err, paths[i]);
+	if (ingest_run_close(run, err, rc != 0, report) != 0 && rc == 0)
+		rc = err->code;
 	return rc;
 }

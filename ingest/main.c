@@ -154,7 +154,9 @@ int open_store(struct store **s, unsigned flags)
 
 static const struct cli_command *const commands[] = {
 	&cli_init, &cli_org, &cli_course, &cli_identity, &cli_ingest, &cli_completions,
-	&cli_rejects, &cli_runs, &cli_formats, &cli_serve, &cli_credential, NULL
+	&cli_rejects, &cli_runs, &cli_formats, &cli_serve, &cli_credential,
+	&cli_report, &cli_export,
+	&cli_source, &cli_pull, &cli_nightly, &cli_backup, NULL
 };
 
 static const struct cli_command *find_command(const char *name)
@@ -178,6 +180,8 @@ static void usage(FILE *out)
 		"commands:\n"
 		"  init                          create (or upgrade) the store\n"
 		"  org add ORG [--name TEXT] [--lms-url URL] [--timezone ZONE]\n"
+		"  org set ORG [--name TEXT] [--sector S] [--headcount N] [--frontline N] [--as-of DATE]\n"
+		"  org import FILE.csv           columns org,name,sector,headcount,frontline,as_of\n"
 		"  org list\n"
 		"  course add COURSE --title TEXT\n"
 		"  course alias COURSE [--org ORG] --key LOCAL_KEY\n"
@@ -189,14 +193,27 @@ static void usage(FILE *out)
 		"         FILE|DIR ...\n"
 		"  completions [--course C] [--org O] [--since DATE] [--until DATE]\n"
 		"              [--format csv|json|table] [--pseudonymise --key-file F] [-o FILE]\n"
+		"  report coverage --course C [--as-of DATE] [--target F:all|frontline:DATE ...]\n"
+		"                  [--org O] [--format table|csv|json]\n"
+		"  report trend --course C [--by month|week] [--org O] [--as-of DATE]\n"
+		"               [--format table|csv|json]\n"
+		"  export powerbi DIR [--key-file F]   star schema CSVs, persons pseudonymised\n"
 		"  rejects [--run N] [--raw]     what was refused, and why\n"
 		"  runs [--limit N]              the latest ingest runs\n"
+		"  runs show N                   one run: its files, counts and reasons\n"
 		"  formats                       the input formats lrhub reads\n"
 		"  serve [--listen ADDR:PORT] [--base /xapi]   run the xAPI LRS (HTTP API)\n"
 		"  credential add ORG [--scope write|read-own|read-all|admin]   an API key\n"
+		"  source add NAME --org ORG --xapi-url URL --user U --password-file F\n"
+		"         [--version 1.0.3|2.0.0] [--since DATETIME]   a remote LRS to pull\n"
+		"  source list | source remove NAME\n"
+		"  pull [--max-pages N] [--retries N] [--ca-file F] [NAME ...]   pull remote LRSs\n"
+		"  nightly --inbox DIR [--settle SECONDS] [--no-pull] [--json]   the unattended run\n"
+		"  backup FILE                   a consistent copy of the store, also while serving\n"
 		"\n"
 		"Run 'lrhub COMMAND --help' for a command's options; 'man lrhub' for all.\n"
-		"Exit status: 0 all good, 1 usage, 2 some records rejected, 3 nothing ingested or fatal.\n");
+		"Exit status: 0 all good, 1 usage, 2 some records rejected, 3 nothing ingested or fatal,\n"
+		"4 another nightly run holds the lock.\n");
 }
 
 

@@ -45,6 +45,7 @@ struct org_info {
 struct agg {
 	long person;
 	long course;            /* index into courses */
+	long org;               /* with by_org: the org (index into orgs) of this row, else -1 */
 	int64_t first_ms, last_ms;
 	long completions;
 	int passed, failed, has_score;
@@ -477,9 +478,9 @@ static void roll_up(struct derive *d)
 	}
 }
 
-static struct agg *agg_for(struct derive *d, long person, long course)
+static struct agg *agg_for(struct derive *d, long person, long course, long org)
 {
-	long key[2] = { person, course };
+	long key[3] = { person, course, org };
 	int64_t at = d->n_aggs;
 	int rc = strmap_get(d->index, key, sizeof(key), &at, 1);
 	struct agg *a;
@@ -505,6 +506,7 @@ static struct agg *agg_for(struct derive *d, long person, long course)
 	memset(a, 0, sizeof(*a));
 	a->person = person;
 	a->course = course;
+	a->org = org;
 	a->orgs_at = (size_t)d->n_aggs * d->org_words;
 	memset(d->bits + a->orgs_at, 0, d->org_words * sizeof(*d->bits));
 	d->n_aggs++;
@@ -537,7 +539,7 @@ static int gather(struct derive *d, struct lr_error *err, sqlite3 *db,
 
 		if (person < 0 || course < 0)
 			continue; /* an agent or course made after the identity was resolved */
-		a = agg_for(d, person, course);
+		a = agg_for(d, person, course, cq->by_org ? org : -1);
 		if (!a) {
 			rc = lr_error_set(err, LR_ENOMEM, "out of memory deriving completions");
 			goto out;
@@ -583,8 +585,11 @@ out:
 	return rc;
 }
 
-/* For sorting: the derive being sorted (qsort has no context argument). */
-static const struct derive *sorting;
+/*
+ * For sorting: the derive being sorted (qsort has no context argument). One
+ * per thread: the server derives completions in several threads at once.
+ */
+static _Thread_local const struct derive *sorting;
 
 static int agg_order(const void *pa, const void *pb)
 {
@@ -600,8 +605,13 @@ static int agg_order(const void *pa, const void *pb)
 		return c;
 	if (!ea != !eb)
 		return ea ? -1 : 1;
-	return strcmp(identity_person_id(sorting->id, a->person),
-		      identity_person_id(sorting->id, b->person));
+	c = strcmp(identity_person_id(sorting->id, a->person),
+		   identity_person_id(sorting->id, b->person));
+	if (c != 0 || a->org == b->org)
+		return c;
+	if (a->org < 0 || b->org < 0)
+		return a->org < b->org ? -1 : 1;
+	return strcmp(sorting->orgs[a->org].code, sorting->orgs[b->org].code);
 }
 
 int completions_pseudonym(char out[65], const unsigned char *key, size_t key_len,

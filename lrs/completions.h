@@ -41,6 +41,13 @@ struct completions_query {
 	int has_until;
 	const unsigned char *pseudonym_key; /* non-NULL: keyed-hash person ids, no email or name */
 	size_t pseudonym_key_len;
+	/*
+	 * Non-zero: one row per person, course and org whose data shows a
+	 * completion, each from that org's evidence alone (as with .org set to
+	 * it, for every org in one pass); orgs is that one org, and rows of one
+	 * person and course follow each other in org code order.
+	 */
+	int by_org;
 };
 
 struct completion {

@@ -170,6 +170,27 @@ void credential_cache_clear(void)
 	pthread_mutex_unlock(&cache_lock);
 }
 
+int credential_verify_cached(const char *key, const char *secret, struct credential *out)
+{
+	unsigned char mac[HASH_LEN];
+	unsigned slot = slot_of(key);
+	int found = 0;
+
+	memset(out, 0, sizeof(*out));
+	pthread_once(&cache_once, cache_init);
+	if (!cache_ready || pair_mac(mac, key, secret) != 0)
+		return LR_ENOTFOUND;
+	pthread_mutex_lock(&cache_lock);
+	if (cache[slot].used && cache[slot].expires_ms > xtime_now_ms() &&
+	    hash_equal(cache[slot].mac, mac, HASH_LEN)) {
+		*out = cache[slot].cred;
+		found = 1;
+	}
+	pthread_mutex_unlock(&cache_lock);
+	OPENSSL_cleanse(mac, sizeof(mac));
+	return found ? 0 : LR_ENOTFOUND;
+}
+
 int credential_verify(struct store *s, struct lr_error *err, const char *key, const char *secret,
 		      struct credential *out)
 {
@@ -191,7 +212,7 @@ int credential_verify(struct store *s, struct lr_error *err, const char *key, co
 	if (have_mac) {
 		pthread_mutex_lock(&cache_lock);
 		if (cache[slot].used && cache[slot].expires_ms > now &&
-		    CRYPTO_memcmp(cache[slot].mac, mac, HASH_LEN) == 0) {
+		    hash_equal(cache[slot].mac, mac, HASH_LEN)) {
 			*out = cache[slot].cred;
 			found = 1;
 		}
@@ -233,7 +254,7 @@ int credential_verify(struct store *s, struct lr_error *err, const char *key, co
 		rc = lr_error_set(err, LR_ENOMEM, "hashing a secret failed");
 		goto out;
 	}
-	if (!found || CRYPTO_memcmp(got, want, HASH_LEN) != 0) {
+	if (!found || !hash_equal(got, want, HASH_LEN)) {
 		rc = lr_error_set(err, LR_ENOTFOUND, "unknown key or wrong secret");
 		goto out;
 	}
@@ -251,4 +272,123 @@ out:
 	OPENSSL_cleanse(got, sizeof(got));
 	OPENSSL_cleanse(want, sizeof(want));
 	return rc;
+}
+
+/* ---- failed logins ---- */
+
+#define THROTTLE_PROBE 16
+#define THROTTLE_FIRST_DELAY_MS 2000
+
+struct throttle_entry {
+	char subject[72];            /* "a " + address or "k " + key, cut to fit; "" if free */
+	unsigned failures;
+	int64_t last_failure_ms;
+	int64_t blocked_until_ms;
+};
+
+static pthread_mutex_t throttle_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct throttle_entry throttle[CREDENTIAL_THROTTLE_SLOTS];
+
+static int throttle_stale(const struct throttle_entry *e, int64_t now_ms)
+{
+	return !e->subject[0] ||
+	       (now_ms - e->last_failure_ms > (int64_t)CREDENTIAL_THROTTLE_FORGET_S * 1000 &&
+		now_ms >= e->blocked_until_ms);
+}
+
+/* The entry of kind ('a' or 'k') and name, made if create (reusing the stalest nearby), or NULL. */
+static struct throttle_entry *throttle_find(char kind, const char *name, int create, int64_t now_ms)
+{
+	char subject[sizeof(throttle[0].subject)];
+	struct throttle_entry *reuse = NULL;
+	unsigned h, i;
+
+	snprintf(subject, sizeof(subject), "%c %s", kind, name);
+	h = slot_of(subject);
+	for (i = 0; i < THROTTLE_PROBE; i++) {
+		struct throttle_entry *e = &throttle[(h + i) % CREDENTIAL_THROTTLE_SLOTS];
+		if (e->subject[0] && strcmp(e->subject, subject) == 0) {
+			if (throttle_stale(e, now_ms))
+				e->failures = 0;
+			return e;
+		}
+		if (!reuse || (!throttle_stale(reuse, now_ms) &&
+			       (throttle_stale(e, now_ms) || e->last_failure_ms < reuse->last_failure_ms)))
+			reuse = e;
+	}
+	if (!create)
+		return NULL;
+	memset(reuse, 0, sizeof(*reuse));
+	snprintf(reuse->subject, sizeof(reuse->subject), "%s", subject);
+	return reuse;
+}
+
+static unsigned throttle_wait_of(char kind, const char *name, int64_t now_ms)
+{
+	struct throttle_entry *e;
+
+	if (!name)
+		return 0;
+	e = throttle_find(kind, name, 0, now_ms);
+	if (!e || e->blocked_until_ms <= now_ms)
+		return 0;
+	return (unsigned)((e->blocked_until_ms - now_ms + 999) / 1000);
+}
+
+unsigned credential_throttle_wait(const char *client, const char *key, int64_t now_ms)
+{
+	unsigned a, k;
+
+	pthread_mutex_lock(&throttle_lock);
+	a = throttle_wait_of('a', client, now_ms);
+	k = throttle_wait_of('k', key, now_ms);
+	pthread_mutex_unlock(&throttle_lock);
+	return a > k ? a : k;
+}
+
+static void throttle_count(char kind, const char *name, int64_t now_ms)
+{
+	struct throttle_entry *e;
+
+	if (!name)
+		return;
+	e = throttle_find(kind, name, 1, now_ms);
+	if (e->failures < 64)
+		e->failures++;
+	e->last_failure_ms = now_ms;
+	if (e->failures >= CREDENTIAL_THROTTLE_FREE) {
+		unsigned shift = e->failures - CREDENTIAL_THROTTLE_FREE;
+		int64_t delay = shift >= 10 ? (int64_t)CREDENTIAL_THROTTLE_MAX_S * 1000
+					    : (int64_t)THROTTLE_FIRST_DELAY_MS << shift;
+		if (delay > (int64_t)CREDENTIAL_THROTTLE_MAX_S * 1000)
+			delay = (int64_t)CREDENTIAL_THROTTLE_MAX_S * 1000;
+		e->blocked_until_ms = now_ms + delay;
+	}
+}
+
+void credential_throttle_failed(const char *client, const char *key, int64_t now_ms)
+{
+	pthread_mutex_lock(&throttle_lock);
+	throttle_count('a', client, now_ms);
+	throttle_count('k', key, now_ms);
+	pthread_mutex_unlock(&throttle_lock);
+}
+
+void credential_throttle_succeeded(const char *key)
+{
+	struct throttle_entry *e;
+
+	if (!key)
+		return;
+	pthread_mutex_lock(&throttle_lock);
+	if ((e = throttle_find('k', key, 0, 0)) != NULL)
+		memset(e, 0, sizeof(*e));
+	pthread_mutex_unlock(&throttle_lock);
+}
+
+void credential_throttle_clear(void)
+{
+	pthread_mutex_lock(&throttle_lock);
+	memset(throttle, 0, sizeof(throttle));
+	pthread_mutex_unlock(&throttle_lock);
 }

@@ -13,6 +13,17 @@
  * remembered in memory (as an HMAC under a per-process random key) for a
  * keep-alive client's next requests; the cache is safe to use from many
  * threads.
+ *
+ * Failed logins are slowed down: failures are counted per client address
+ * and per key (in a fixed table of CREDENTIAL_THROTTLE_SLOTS entries, the
+ * one idle longest reused when it is full). From the
+ * CREDENTIAL_THROTTLE_FREE-th failure on, that address or key is refused
+ * without a check for a delay that starts at 2 seconds and doubles with
+ * each further failure, up to CREDENTIAL_THROTTLE_MAX_S; the count is
+ * forgotten CREDENTIAL_THROTTLE_FORGET_S after the last failure, and a key's
+ * count when it logs in. A pair verified before (in the cache) is never
+ * refused, so a client that holds the secret is not locked out by someone
+ * guessing at its key.
  */
 #ifndef LRHUB_CREDENTIALS_H
 #define LRHUB_CREDENTIALS_H
@@ -72,5 +83,29 @@ int credential_verify(struct store *s, struct lr_error *err, const char *key, co
 
 /* Forgets every cached verification (tests, and after a revocation). */
 void credential_cache_clear(void);
+
+/*
+ * The cache alone: 0 and *out filled when key and secret were verified
+ * lately, LR_ENOTFOUND otherwise. Cheap; never touches the store.
+ */
+int credential_verify_cached(const char *key, const char *secret, struct credential *out);
+
+#define CREDENTIAL_THROTTLE_SLOTS 4096
+#define CREDENTIAL_THROTTLE_FREE 5
+#define CREDENTIAL_THROTTLE_MAX_S 60
+#define CREDENTIAL_THROTTLE_FORGET_S 600
+
+/*
+ * 0 if a login from client (an address as text) with key may be checked at
+ * now_ms, else the seconds to wait before trying again. client or key may
+ * be NULL (not counted).
+ */
+unsigned credential_throttle_wait(const char *client, const char *key, int64_t now_ms);
+/* Counts a failed login from client with key (either may be NULL). */
+void credential_throttle_failed(const char *client, const char *key, int64_t now_ms);
+/* Forgets key's failures (after it logged in). */
+void credential_throttle_succeeded(const char *key);
+/* Forgets every failure (tests). */
+void credential_throttle_clear(void);
 
 #endif

@@ -472,11 +472,51 @@ out:
 	stored_doc_free(&d);
 }
 
+/* 1 if text is well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF). */
+static int utf8_valid(const char *text)
+{
+	const unsigned char *p = (const unsigned char *)text;
+
+	while (*p) {
+		unsigned c = *p, n, i, cp;
+		if (c < 0x80) {
+			p++;
+			continue;
+		}
+		if (c >= 0xC2 && c <= 0xDF)
+			n = 1, cp = c & 0x1F;
+		else if (c >= 0xE0 && c <= 0xEF)
+			n = 2, cp = c & 0x0F;
+		else if (c >= 0xF0 && c <= 0xF4)
+			n = 3, cp = c & 0x07;
+		else
+			return 0;
+		for (i = 1; i <= n; i++) {
+			if ((p[i] & 0xC0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (p[i] & 0x3F);
+		}
+		if ((n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+		    (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
+			return 0;
+		p += n + 1;
+	}
+	return 1;
+}
+
 void documents_handle(const struct http_request *req, struct http_response *resp)
 {
 	struct doc_key k;
 	const char *m = req->method;
+	size_t i;
 
+	/* Ids are stored and listed back as JSON strings: they must be text. */
+	for (i = 0; i < req->n_args; i++) {
+		if (!utf8_valid(req->args[i].value)) {
+			http_error(resp, 400, "%s is not valid UTF-8", req->args[i].name);
+			return;
+		}
+	}
 	memset(&k, 0, sizeof(k));
 	if (strcmp(req->path, "/activities/state") == 0)
 		k.kind = DOC_STATE;

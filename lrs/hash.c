@@ -4,12 +4,13 @@
 #include "hash.h"
 #include "error.h"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-void hash_sha1(unsigned char out[HASH_SHA1_LEN], const void *data, size_t len)
+int hash_sha1(unsigned char out[HASH_SHA1_LEN], const void *data, size_t len)
 {
-	EVP_Digest(data, len, out, NULL, EVP_sha1(), NULL);
+	return EVP_Digest(data, len, out, NULL, EVP_sha1(), NULL) == 1 ? 0 : LR_ENOMEM;
 }
 
 int hash_sha1_pair(unsigned char out[HASH_SHA1_LEN], const void *a, size_t a_len,
@@ -28,9 +29,9 @@ int hash_sha1_pair(unsigned char out[HASH_SHA1_LEN], const void *a, size_t a_len
 	return ok ? 0 : LR_ENOMEM;
 }
 
-void hash_sha256(unsigned char out[HASH_SHA256_LEN], const void *data, size_t len)
+int hash_sha256(unsigned char out[HASH_SHA256_LEN], const void *data, size_t len)
 {
-	EVP_Digest(data, len, out, NULL, EVP_sha256(), NULL);
+	return EVP_Digest(data, len, out, NULL, EVP_sha256(), NULL) == 1 ? 0 : LR_ENOMEM;
 }
 
 int hash_hmac_sha256(unsigned char out[HASH_SHA256_LEN], const void *key, size_t key_len,
@@ -73,6 +74,11 @@ void hash_sha256_final(struct hash_sha256_ctx *ctx, unsigned char out[HASH_SHA25
 void hash_sha256_free(struct hash_sha256_ctx *ctx)
 {
 	EVP_MD_CTX_free((EVP_MD_CTX *)ctx);
+}
+
+int hash_equal(const void *a, const void *b, size_t len)
+{
+	return CRYPTO_memcmp(a, b, len) == 0;
 }
 
 void hash_hex(char *hex, const unsigned char *bytes, size_t len)

@@ -11,11 +11,12 @@
 #define HASH_SHA1_LEN 20
 #define HASH_SHA256_LEN 32
 
-void hash_sha1(unsigned char out[HASH_SHA1_LEN], const void *data, size_t len);
+/* The digests return 0, or LR_ENOMEM when libcrypto could not compute them. */
+int hash_sha1(unsigned char out[HASH_SHA1_LEN], const void *data, size_t len);
 /* SHA-1 of the concatenation a || b. Returns 0 or LR_ENOMEM. */
 int hash_sha1_pair(unsigned char out[HASH_SHA1_LEN], const void *a, size_t a_len,
 		    const void *b, size_t b_len);
-void hash_sha256(unsigned char out[HASH_SHA256_LEN], const void *data, size_t len);
+int hash_sha256(unsigned char out[HASH_SHA256_LEN], const void *data, size_t len);
 /* Returns 0, or LR_EINVAL if libcrypto refuses the key. */
 int hash_hmac_sha256(unsigned char out[HASH_SHA256_LEN], const void *key, size_t key_len,
 		     const void *data, size_t len);
@@ -28,6 +29,12 @@ void hash_sha256_update(struct hash_sha256_ctx *ctx, const void *data, size_t le
 /* Writes the digest; the context may not be updated afterwards. */
 void hash_sha256_final(struct hash_sha256_ctx *ctx, unsigned char out[HASH_SHA256_LEN]);
 void hash_sha256_free(struct hash_sha256_ctx *ctx);
+
+/*
+ * 1 if the len bytes at a and b are the same, 0 if not, in a time that does
+ * not depend on where they differ (for comparing secrets and their hashes).
+ */
+int hash_equal(const void *a, const void *b, size_t len);
 
 /* Writes len bytes as 2*len lower-case hex digits plus a NUL into hex. */
 void hash_hex(char *hex, const unsigned char *bytes, size_t len);

@@ -38,6 +38,7 @@ struct http_request {
 	const struct credential *cred;
 	int v2;                      /* 1 when the request asked for xAPI 2.0.x */
 	const unsigned char *token_key; /* 32 bytes signing `more` tokens */
+	size_t max_upload;           /* the largest web upload, bytes (the form says it) */
 };
 
 struct http_response {
@@ -45,6 +46,12 @@ struct http_response {
 	char *body;                  /* malloc'd, owned by the response; may be NULL */
 	size_t body_len;
 	char content_type[160];
+	/*
+	 * Instead of body: an open file whose body_len bytes, from its start, are
+	 * the body (owned: closed when sent). For large answers (reports).
+	 */
+	int has_file;
+	int file_fd;
 	struct {
 		char name[48];
 		char value[256];

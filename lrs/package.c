@@ -459,6 +459,9 @@ static int parse_xml(xmlDoc **out, struct lr_error *err, const char *name, const
 	int rc = 0;
 
 	*out = NULL;
+	/* libxml2 makes no parser for no bytes: that is an empty file, not a lack of memory. */
+	if (len == 0)
+		return lr_error_set(err, LR_EFORMAT, "%s is empty: it has no root element", name);
 	ctxt = xmlCreateMemoryParserCtxt(buf, (int)len);
 	if (!ctxt)
 		return lr_error_set(err, LR_ENOMEM, "out of memory parsing %s", name);
@@ -681,6 +684,7 @@ static int scorm_items(struct scorm *sc, xmlNode *parent_node, const char *paren
 		struct resource *res;
 		char *ref, *params, *mastery;
 
+		rc = 0;
 		if (!is_el(n, "item"))
 			continue;
 		if (!(it = item_add(sc->p, &sc->limit)))
@@ -1104,6 +1108,70 @@ static const char *zip_reason(int ze)
 	return buf;
 }
 
+/* Parses the manifest text (buf, len bytes, NUL-terminated) of kind into p. */
+static int read_manifest(struct package *p, struct lr_error *err, enum manifest_kind kind,
+			 const char *buf, size_t len)
+{
+	xmlDoc *doc = NULL;
+	int rc;
+
+	if ((rc = parse_xml(&doc, err, p->manifest, buf, len)) != 0)
+		return rc;
+	if (kind == M_SCORM)
+		rc = read_scorm(p, err, doc);
+	else if (kind == M_CMI5)
+		rc = read_cmi5(p, err, doc);
+	else
+		rc = read_tincan(p, err, doc);
+	if (rc == 0 && kind == M_SCORM && p->n_parts == 0 && p->n_items > 0 &&
+	    warn(p, "no item is a SCO: nothing in the package reports progress to the LMS") != 0)
+		rc = lr_error_set(err, LR_ENOMEM, "out of memory");
+	xmlFreeDoc(doc);
+	return rc;
+}
+
+int package_read_manifest(struct package **out, struct lr_error *err, const char *name,
+			  const char *buf, size_t len)
+{
+	enum manifest_kind kind = manifest_kind_of(name);
+	struct package *p = NULL;
+	char *text = NULL;
+	int rc = 0;
+
+	*out = NULL;
+	if (!kind)
+		return lr_error_set(err, LR_EINVAL,
+				    "'%s' is not imsmanifest.xml, tincan.xml or cmi5.xml", name);
+	if (len > PACKAGE_MAX_MANIFEST)
+		return lr_error_set(err, LR_ELIMIT, "%s is %zu bytes, more than the limit of %ld",
+				    name, len, PACKAGE_MAX_MANIFEST);
+	p = calloc(1, sizeof(*p));
+	text = malloc(len + 1);
+	if (!p || !text || !(p->manifest = strdup(name))) {
+		rc = lr_error_set(err, LR_ENOMEM, "out of memory");
+		goto out;
+	}
+	{
+		const char *slash = strrchr(name, '/');
+		p->base = dup_n(name, slash ? (size_t)(slash - name + 1) : 0);
+		if (!p->base) {
+			rc = lr_error_set(err, LR_ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	memcpy(text, buf, len);
+	text[len] = '\0';
+	rc = read_manifest(p, err, kind, text, len);
+out:
+	free(text);
+	if (rc != 0) {
+		package_free(p);
+		return rc;
+	}
+	*out = p;
+	return 0;
+}
+
 int package_read(struct package **out, struct lr_error *err, const char *path)
 {
 	static const struct package_limits limits = {
@@ -1119,7 +1187,6 @@ int package_read_limited(struct package **out, struct lr_error *err, const char 
 	struct package *p = NULL;
 	zip_t *za = NULL;
 	zip_file_t *zf = NULL;
-	xmlDoc *doc = NULL;
 	char *buf = NULL;
 	zip_int64_t n_entries, i, found = -1, other = -1;
 	int found_depth = 0, ze = 0, rc = 0;
@@ -1145,8 +1212,11 @@ int package_read_limited(struct package **out, struct lr_error *err, const char 
 			rc = lr_error_set(err, LR_EFORMAT, "the zip file is damaged: %s", zip_reason(ze));
 		else if (ze == ZIP_ER_MEMORY)
 			rc = lr_error_set(err, LR_ENOMEM, "out of memory opening the zip");
-		else
+		else if (ze == ZIP_ER_OPEN || ze == ZIP_ER_READ || ze == ZIP_ER_SEEK)
 			rc = lr_error_set(err, LR_EIO, "cannot open the zip: %s", zip_reason(ze));
+		else
+			/* The file was just read whole: what it holds is a zip libzip cannot open (multi-disk, ...). */
+			rc = lr_error_set(err, LR_EFORMAT, "the zip file cannot be read: %s", zip_reason(ze));
 		goto out;
 	}
 	n_entries = zip_get_num_entries(za, 0);
@@ -1251,19 +1321,8 @@ int package_read_limited(struct package **out, struct lr_error *err, const char 
 		goto out;
 	}
 	buf[got] = '\0';
-	if ((rc = parse_xml(&doc, err, p->manifest, buf, (size_t)got)) != 0)
-		goto out;
-	if (found_kind == M_SCORM)
-		rc = read_scorm(p, err, doc);
-	else if (found_kind == M_CMI5)
-		rc = read_cmi5(p, err, doc);
-	else
-		rc = read_tincan(p, err, doc);
-	if (rc == 0 && found_kind == M_SCORM && p->n_parts == 0 && p->n_items > 0 &&
-	    warn(p, "no item is a SCO: nothing in the package reports progress to the LMS") != 0)
-		rc = lr_error_set(err, LR_ENOMEM, "out of memory");
+	rc = read_manifest(p, err, found_kind, buf, (size_t)got);
 out:
-	xmlFreeDoc(doc);
 	free(buf);
 	if (zf)
 		zip_fclose(zf);

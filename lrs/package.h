@@ -68,6 +68,16 @@ struct package_limits {
 int package_read_limited(struct package **out, struct lr_error *err, const char *path,
 			 const struct package_limits *limits);
 
+/*
+ * Reads a manifest held in memory (buf, len bytes) as the zip entry called
+ * name would be read: its kind from the file name (imsmanifest.xml,
+ * tincan.xml, cmi5.xml, in any folder), the same XML parsing, entity refusal
+ * and checks as package_read, no zip and no SHA-256 (package_sha256 is "").
+ * For tests and fuzzing of the XML readers. Owns nothing of buf.
+ */
+int package_read_manifest(struct package **out, struct lr_error *err, const char *name,
+			  const char *buf, size_t len);
+
 /* Frees p; package_free(NULL) does nothing. */
 void package_free(struct package *p);
 

@@ -17,6 +17,8 @@
 #include "ifi.h"
 #include "statements_api.h"
 #include "store.h"
+#include "upload.h"
+#include "web.h"
 #include "xtime.h"
 
 #include <jansson.h>
@@ -38,6 +40,7 @@
 #include <unistd.h>
 
 #define DEFAULT_MAX_BODY (16u * 1024 * 1024)
+#define DEFAULT_MAX_UPLOAD ((size_t)256 * 1024 * 1024)
 
 /* One store connection per worker thread, all closed when the server stops. */
 struct worker_store {
@@ -51,6 +54,8 @@ struct lrs_server {
 	char *db_path;
 	char *base;
 	size_t max_body;
+	size_t max_upload;          /* the largest web upload (POST /uploads) */
+	char *spool_dir;            /* where uploads are spooled: <the store's folder>/uploads */
 	const char *default_version;
 	unsigned port;
 	unsigned char token_key[32];
@@ -71,6 +76,12 @@ struct request_state {
 	int too_big;
 	char *scratch[HTTP_MAX_KV * 2 + 2]; /* strings decoded for the alternate syntax */
 	size_t n_scratch;
+	char client[INET6_ADDRSTRLEN];      /* the client's address, for throttling failed logins */
+	enum web_resource web;              /* a resource outside the xAPI base path, or WEB_NONE */
+	struct upload *upload;              /* POST /uploads: the body streams into it */
+	struct credential cred;             /* ... sent by this credential */
+	int answered;                       /* a response went early: ignore the rest of the body */
+	size_t dropped;                     /* bytes of a failed upload read and dropped */
 };
 
 /* ---- the worker thread's store ---- */
@@ -156,16 +167,31 @@ static void handle_activities(const struct http_request *req, struct http_respon
 		http_error(resp, 400, "the activities resource takes only activityId");
 		return;
 	}
-	/* Everything the statements about it said, the latest winning. */
+	activity = json_string(id);
+	if (!activity) {
+		http_error(resp, 400, "activityId is not valid UTF-8");
+		return;
+	}
+	json_decref(activity);
+	activity = NULL;
+	/* Everything the statements about it said (its org's only, unless the
+	 * credential reads every org's), the latest winning. */
 	if (sqlite3_prepare_v2(db,
-			       "SELECT json_extract(json, '$.object.definition') FROM statement"
-			       " WHERE object_id = ? AND object_type = 'Activity'"
-			       " AND json_extract(json, '$.object.definition') IS NOT NULL"
-			       " ORDER BY seq DESC LIMIT 1000", -1, &q, NULL) != SQLITE_OK) {
+			       credential_reads_all(req->cred)
+			       ? "SELECT json_extract(json, '$.object.definition') FROM statement"
+				 " WHERE object_id = ? AND object_type = 'Activity'"
+				 " AND json_extract(json, '$.object.definition') IS NOT NULL"
+				 " ORDER BY seq DESC LIMIT 1000"
+			       : "SELECT json_extract(json, '$.object.definition') FROM statement"
+				 " WHERE object_id = ? AND object_type = 'Activity' AND org_id = ?"
+				 " AND json_extract(json, '$.object.definition') IS NOT NULL"
+				 " ORDER BY seq DESC LIMIT 1000", -1, &q, NULL) != SQLITE_OK) {
 		http_error(resp, 500, "store: %s", sqlite3_errmsg(db));
 		goto out;
 	}
 	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	if (!credential_reads_all(req->cred))
+		sqlite3_bind_int64(q, 2, req->cred->org_id);
 	activity = json_pack("{s:s, s:s}", "objectType", "Activity", "id", id);
 	definition = json_object();
 	if (!activity || !definition) {
@@ -242,6 +268,7 @@ static void handle_agents(const struct http_request *req, struct http_response *
 	char key[IFI_MAX];
 	const char *k;
 	long p = -1;
+	int all = credential_reads_all(req->cred);
 
 	lr_error_clear(&err);
 	if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
@@ -274,9 +301,14 @@ static void handle_agents(const struct http_request *req, struct http_response *
 		http_error(resp, 500, "resolving persons: %s", err.text);
 		goto out;
 	}
-	if (sqlite3_prepare_v2(db, "SELECT id FROM agent WHERE ifi = ?", -1, &q, NULL) != SQLITE_OK)
+	/* Only the identifiers the credential's org has seen, unless it reads every org's. */
+	if (sqlite3_prepare_v2(db, all ? "SELECT id FROM agent WHERE ifi = ?"
+				       : "SELECT a.id FROM agent a JOIN agent_org ao ON ao.agent_id = a.id"
+					 " AND ao.org_id = ?2 WHERE a.ifi = ?1", -1, &q, NULL) != SQLITE_OK)
 		goto db_fail;
 	sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+	if (!all)
+		sqlite3_bind_int64(q, 2, req->cred->org_id);
 	if (sqlite3_step(q) == SQLITE_ROW)
 		p = identity_person_of(id, sqlite3_column_int64(q, 0));
 	sqlite3_finalize(q);
@@ -285,9 +317,13 @@ static void handle_agents(const struct http_request *req, struct http_response *
 		person_add_name(person, json_string_value(json_object_get(agent, "name")));
 		person_add_key(person, key);
 	} else {
-		if (sqlite3_prepare_v2(db, "SELECT id, ifi, name FROM agent ORDER BY ifi", -1, &q,
-				       NULL) != SQLITE_OK)
+		if (sqlite3_prepare_v2(db, all ? "SELECT id, ifi, name FROM agent ORDER BY ifi"
+					       : "SELECT id, ifi, name FROM agent a WHERE EXISTS(SELECT 1"
+						 " FROM agent_org ao WHERE ao.agent_id = a.id AND ao.org_id = ?)"
+						 " ORDER BY ifi", -1, &q, NULL) != SQLITE_OK)
 			goto db_fail;
+		if (!all)
+			sqlite3_bind_int64(q, 1, req->cred->org_id);
 		while (sqlite3_step(q) == SQLITE_ROW) {
 			if (identity_person_of(id, sqlite3_column_int64(q, 0)) != p)
 				continue;
@@ -472,14 +508,31 @@ static int alternate_syntax(struct http_request *req, struct request_state *st,
 	return 0;
 }
 
-/* Checks HTTP Basic credentials. Returns 0 with *cred set, or a status after filling resp. */
-static int authenticate(const struct http_request *req, struct http_response *resp,
-			struct credential *cred)
+/* Answers 429 with Retry-After for a client or key that failed to log in too often. */
+static int too_many_failures(struct http_response *resp, unsigned wait_s)
+{
+	char seconds[16];
+
+	snprintf(seconds, sizeof(seconds), "%u", wait_s);
+	http_error(resp, 429, "too many failed logins from this address or for this key: try again in %u s",
+		   wait_s);
+	http_add_header(resp, "Retry-After", seconds);
+	return 429;
+}
+
+/*
+ * Checks HTTP Basic credentials, slowing down repeated failures per client
+ * address and per key (see credentials.h). Returns 0 with *cred set, or a
+ * status after filling resp.
+ */
+static int authenticate(const struct http_request *req, const char *client,
+			struct http_response *resp, struct credential *cred)
 {
 	const char *auth = http_header(req, "Authorization");
 	char decoded[512];
 	char *colon;
 	struct lr_error err;
+	unsigned wait_s;
 	int rc;
 
 	lr_error_clear(&err);
@@ -489,10 +542,27 @@ static int authenticate(const struct http_request *req, struct http_response *re
 	while (*auth == ' ')
 		auth++;
 	if (base64_decode((unsigned char *)decoded, sizeof(decoded), auth, strlen(auth)) < 0 ||
-	    !(colon = strchr(decoded, ':')))
+	    !(colon = strchr(decoded, ':'))) {
+		/* Not a guess at a secret (and it costs nothing): not counted. */
+		if ((wait_s = credential_throttle_wait(client, NULL, xtime_now_ms())) > 0)
+			return too_many_failures(resp, wait_s);
 		return http_error(resp, 401, "the Authorization header is malformed");
+	}
 	*colon = '\0';
+	/* A pair verified lately goes in at once, whatever others try with the key. */
+	if (credential_verify_cached(decoded, colon + 1, cred) == 0) {
+		memset(decoded, 0, sizeof(decoded));
+		return 0;
+	}
+	if ((wait_s = credential_throttle_wait(client, decoded, xtime_now_ms())) > 0) {
+		memset(decoded, 0, sizeof(decoded));
+		return too_many_failures(resp, wait_s);
+	}
 	rc = credential_verify(req->store, &err, decoded, colon + 1, cred);
+	if (rc == LR_ENOTFOUND)
+		credential_throttle_failed(client, decoded, xtime_now_ms());
+	else if (rc == 0)
+		credential_throttle_succeeded(decoded);
 	memset(decoded, 0, sizeof(decoded));
 	if (rc == LR_ENOTFOUND)
 		return http_error(resp, 401, "unknown key or wrong secret");
@@ -569,7 +639,7 @@ static void route(struct lrs_server *srv, struct http_request *req, struct reque
 		http_error(resp, 503, "the store cannot be opened: %s", err.text);
 		return;
 	}
-	if (authenticate(req, resp, &cred) != 0)
+	if (authenticate(req, st->client[0] ? st->client : NULL, resp, &cred) != 0)
 		return;
 	req->cred = &cred;
 	req->token_key = srv->token_key;
@@ -594,8 +664,20 @@ static enum MHD_Result send_response(struct MHD_Connection *connection, struct h
 	enum MHD_Result ret;
 	size_t i;
 
-	m = MHD_create_response_from_buffer(r->body_len, r->body ? r->body : (void *)"",
-					    r->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	if (r->has_file) {
+		/* A large answer, sent from its temporary file (which the response closes). */
+		r->has_file = 0;
+		free(r->body);
+		r->body = NULL;
+		m = MHD_create_response_from_fd(r->body_len, r->file_fd);
+		if (!m) {
+			close(r->file_fd);
+			return MHD_NO;
+		}
+	} else {
+		m = MHD_create_response_from_buffer(r->body_len, r->body ? r->body : (void *)"",
+						    r->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	}
 	if (!m) {
 		free(r->body);
 		r->body = NULL;
@@ -618,6 +700,121 @@ static enum MHD_Result send_response(struct MHD_Connection *connection, struct h
 	return ret;
 }
 
+/* The dashboard, reports, upload form and assets (web.c), outside the xAPI base path. */
+static void route_web(struct lrs_server *srv, struct http_request *req, struct request_state *st,
+		      struct http_response *resp)
+{
+	struct credential cred;
+	struct lr_error err;
+
+	lr_error_clear(&err);
+	req->max_upload = srv->max_upload;
+	if (st->web == WEB_UPLOADS) {
+		http_error(resp, 405, "POST the export to /uploads as multipart/form-data (the form is at /upload)");
+		http_add_header(resp, "Allow", "POST");
+		return;
+	}
+	if (st->web == WEB_ASSET) {
+		web_handle(st->web, req, resp);
+		return;
+	}
+	if (st->too_big) {
+		http_error(resp, 413, "the request body is larger than %zu bytes", srv->max_body);
+		return;
+	}
+	if (!(req->store = worker_store(srv, &err))) {
+		http_error(resp, 503, "the store cannot be opened: %s", err.text);
+		return;
+	}
+	if (authenticate(req, st->client[0] ? st->client : NULL, resp, &cred) != 0) {
+		if (resp->status == 401 && web_is_page(st->web))
+			web_error_page(resp, 401, "this page needs an lrhub credential");
+		return;
+	}
+	req->cred = &cred;
+	web_handle(st->web, req, resp);
+	req->cred = NULL;
+}
+
+/*
+ * The first call of POST /uploads, with the headers only: refuses at once
+ * (without reading the body) a body too large, a post from another site's
+ * page, a missing or wrong credential, a credential that may not write, a
+ * body that is not multipart/form-data; else starts the upload.
+ */
+static enum MHD_Result start_upload(struct lrs_server *srv, struct MHD_Connection *connection,
+				    struct request_state *st)
+{
+	struct http_request req;
+	struct http_response resp;
+	struct lr_error err;
+	const char *length;
+	enum MHD_Result ret;
+	int rc;
+
+	memset(&req, 0, sizeof(req));
+	memset(&resp, 0, sizeof(resp));
+	lr_error_clear(&err);
+	req.method = "POST";
+	req.path = "/uploads";
+	req.base = srv->base;
+	MHD_get_connection_values(connection, MHD_HEADER_KIND, collect_kv, &req);
+	length = http_header(&req, "Content-Length");
+	if (length && strtoull(length, NULL, 10) > srv->max_upload) {
+		char what[128];
+		snprintf(what, sizeof(what), "the upload is larger than %zu bytes (--max-upload)", srv->max_upload);
+		web_error_for(&req, &resp, 413, what);
+	} else if (!upload_same_origin(&req)) {
+		web_error_for(&req, &resp, 403, "the upload comes from a page of another site (Origin or Referer)");
+	} else if (!(req.store = worker_store(srv, &err))) {
+		http_error(&resp, 503, "the store cannot be opened: %s", err.text);
+	} else if (authenticate(&req, st->client[0] ? st->client : NULL, &resp, &st->cred) != 0) {
+		/* resp says why */
+	} else if (!credential_can_write(&st->cred)) {
+		web_error_for(&req, &resp, 403, "this credential may not upload: it needs the write or admin scope");
+	} else if ((rc = upload_begin(&st->upload, &err, srv->spool_dir, http_header(&req, "Content-Type"),
+				      srv->max_upload)) != 0) {
+		web_error_for(&req, &resp, rc == LR_EINVAL ? 415 : 500, err.text);
+	} else {
+		return MHD_YES;
+	}
+	st->answered = 1;
+	ret = send_response(connection, &resp, srv->default_version);
+	free(resp.body);
+	return ret;
+}
+
+/* The last call of POST /uploads (or an early stop): ingest and answer. */
+static enum MHD_Result finish_upload(struct lrs_server *srv, struct MHD_Connection *connection,
+				     struct request_state *st)
+{
+	struct http_request req;
+	struct http_response resp;
+	struct lr_error err;
+	enum MHD_Result ret;
+
+	memset(&req, 0, sizeof(req));
+	memset(&resp, 0, sizeof(resp));
+	lr_error_clear(&err);
+	req.method = "POST";
+	req.path = "/uploads";
+	req.base = srv->base;
+	req.max_upload = srv->max_upload;
+	MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND | MHD_HEADER_KIND, collect_kv, &req);
+	if (!(req.store = worker_store(srv, &err))) {
+		http_error(&resp, 503, "the store cannot be opened: %s", err.text);
+	} else {
+		req.cred = &st->cred;
+		upload_answer(st->upload, &req, &resp);
+	}
+	upload_free(st->upload);
+	st->upload = NULL;
+	st->answered = 1;
+	ret = send_response(connection, &resp, srv->default_version);
+	free(resp.body);
+	return ret;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
 				  const char *method, const char *http_version,
 				  const char *upload_data, size_t *upload_data_size, void **con_cls)
@@ -633,10 +830,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 	(void)http_version;
 	if (!st) {
 		const char *length;
+		const union MHD_ConnectionInfo *ci;
 		st = calloc(1, sizeof(*st));
 		if (!st)
 			return MHD_NO;
 		*con_cls = st;
+		ci = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr,
+				  st->client, sizeof(st->client));
+		else if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET6)
+			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr,
+				  st->client, sizeof(st->client));
+		st->web = web_resource_of(url);
+		if (st->web == WEB_UPLOADS && strcmp(method, "POST") == 0)
+			return start_upload(srv, connection, st);
 		length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "Content-Length");
 		if (length && strtoull(length, NULL, 10) > srv->max_body) {
 			/* Answer at once, without reading the body; the connection closes. */
@@ -647,6 +855,30 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 			free(resp.body);
 			return ret;
 		}
+		return MHD_YES;
+	}
+	if (st->answered) {
+		/* Answered early: the rest of the body is not read. */
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (st->upload) {
+		struct lr_error err;
+		size_t n = *upload_data_size;
+
+		*upload_data_size = 0;
+		lr_error_clear(&err);
+		if (n == 0)
+			return finish_upload(srv, connection, st);
+		/*
+		 * libmicrohttpd cannot answer in the middle of a body: once the
+		 * upload has failed (too large, malformed) the rest is read and
+		 * dropped, and the answer says why; a client that keeps sending
+		 * more than 64 MiB after that is cut off.
+		 */
+		if (upload_feed(st->upload, &err, upload_data, n) != 0 &&
+		    (st->dropped += n) > ((size_t)64 << 20))
+			return MHD_NO;
 		return MHD_YES;
 	}
 	if (*upload_data_size > 0) {
@@ -688,6 +920,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 				"Authorization, Content-Type, X-Experience-API-Version, If-Match,"
 				" If-None-Match, X-Experience-API-Hash");
 		http_add_header(&resp, "Access-Control-Max-Age", "86400");
+	} else if (st->web != WEB_NONE) {
+		req.path = url;
+		route_web(srv, &req, st, &resp);
 	} else if (strncmp(url, srv->base, base_len) != 0 || (url[base_len] != '/' && url[base_len] != '\0')) {
 		http_error(&resp, 404, "no resource %s (the xAPI API is under %s/)", url, srv->base);
 	} else if (st->too_big) {
@@ -724,6 +959,7 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **co
 	(void)toe;
 	if (!st)
 		return;
+	upload_free(st->upload);
 	for (i = 0; i < st->n_scratch; i++)
 		free(st->scratch[i]);
 	free(st->body);
@@ -829,6 +1065,21 @@ int lrs_server_start(struct lrs_server **out, struct lr_error *err,
 		goto out;
 	}
 	srv->max_body = opts->max_body ? opts->max_body : DEFAULT_MAX_BODY;
+	srv->max_upload = opts->max_upload ? opts->max_upload : DEFAULT_MAX_UPLOAD;
+	{
+		/* Uploads are spooled next to the store, never outside its folder. */
+		const char *slash = strrchr(srv->db_path, '/');
+		if (asprintf(&srv->spool_dir, "%.*s/uploads", slash ? (int)(slash - srv->db_path) : 1,
+			     slash ? srv->db_path : ".") < 0) {
+			srv->spool_dir = NULL;
+			rc = lr_error_set(err, LR_ENOMEM, "out of memory");
+			goto out;
+		}
+		if (slash == srv->db_path) {
+			free(srv->spool_dir);
+			srv->spool_dir = strdup("/uploads");
+		}
+	}
 	srv->default_version = opts->default_version ? opts->default_version : "2.0.0";
 	pthread_mutex_lock(&generation_lock);
 	srv->generation = next_generation++;
@@ -847,6 +1098,8 @@ int lrs_server_start(struct lrs_server **out, struct lr_error *err,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
 		MHD_OPTION_THREAD_POOL_SIZE, threads,
 		MHD_OPTION_CONNECTION_LIMIT, opts->max_connections ? opts->max_connections : 256u,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		opts->max_connections_per_ip ? opts->max_connections_per_ip : 64u,
 		MHD_OPTION_CONNECTION_TIMEOUT, opts->timeout_s ? opts->timeout_s : 60u,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)128 * 1024,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
@@ -904,5 +1157,6 @@ void lrs_server_stop(struct lrs_server *srv, unsigned grace_s)
 	pthread_mutex_destroy(&srv->stores_lock);
 	free(srv->db_path);
 	free(srv->base);
+	free(srv->spool_dir);
 	free(srv);
 }

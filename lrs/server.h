@@ -18,7 +18,9 @@ struct lrs_server_options {
 	const char *base;            /* the base path, "/xapi" */
 	unsigned threads;            /* worker threads; 0: one per core */
 	size_t max_body;             /* bytes; 0: 16 MiB */
+	size_t max_upload;           /* the largest web upload (POST /uploads), bytes; 0: 256 MiB */
 	unsigned max_connections;    /* 0: 256 */
+	unsigned max_connections_per_ip; /* from one client address; 0: 64 */
 	unsigned timeout_s;          /* idle connection timeout; 0: 60 */
 	/* The version that answers a request without X-Experience-API-Version:
 	 * NULL refuses it with 400; "1.0.3" or "2.0.0" answers as that version. */

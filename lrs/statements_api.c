@@ -306,7 +306,11 @@ static void canonical_walk(json_t *v, const char *accept)
 	}
 }
 
-enum format { FORMAT_EXACT, FORMAT_IDS, FORMAT_CANONICAL };
+enum format {
+	FORMAT_EXACT = STATEMENTS_EXACT,
+	FORMAT_IDS = STATEMENTS_IDS,
+	FORMAT_CANONICAL = STATEMENTS_CANONICAL
+};
 
 /* contextActivities always as arrays, as xAPI wants them returned. */
 static void context_arrays(json_t *st)
@@ -833,7 +837,7 @@ static int put_statements(const struct http_request *req, struct http_response *
 	memset(&src, 0, sizeof(src));
 	src.org_id = req->cred->org_id;
 	src.org_code = req->cred->org;
-	src.xapi_flags = flags;
+	src.xapi_flags = flags | XAPI_VALIDATED; /* all validated above */
 	if ((rc = begin_write(req->store, &err)) != 0) {
 		rc = http_error(resp, 503, "the store is busy: %s", err.text);
 		goto out;
@@ -922,18 +926,6 @@ static const char *const query_params[] = {
 	"since", "until", "limit", "format", "attachments", "ascending", NULL
 };
 
-struct query {
-	char agent[IFI_MAX];
-	int has_agent;
-	const char *verb, *activity, *registration;
-	int related_activities, related_agents, ascending, attachments;
-	int64_t since_ms, until_ms;
-	int has_since, has_until;
-	long limit;
-	enum format format;
-	int64_t after_seq;    /* the paging position: rows after this one (0: from the start) */
-};
-
 static int bool_param(const char *text, int *out)
 {
 	if (!text)
@@ -947,9 +939,8 @@ static int bool_param(const char *text, int *out)
 	return 0;
 }
 
-/* Reads the query parameters from (name, value) pairs; 0 or a 400 after filling resp. */
-static int parse_query(struct query *q, const struct http_kv *args, size_t n,
-		       struct http_response *resp)
+int statements_query_parse(struct statements_query *q, struct lr_error *err,
+			   const struct http_kv *args, size_t n)
 {
 	size_t i;
 	int k;
@@ -962,13 +953,13 @@ static int parse_query(struct query *q, const struct http_kv *args, size_t n,
 			if (strcmp(name, query_params[k]) == 0)
 				break;
 		if (!query_params[k])
-			return http_error(resp, 400, "unknown parameter '%s'", name);
+			return lr_error_set(err, LR_EINVAL, "unknown parameter '%s'", name);
 		if (strcmp(name, "agent") == 0) {
 			json_t *agent = json_loads(value, 0, NULL);
 			int ok = json_is_object(agent) && ifi_key(q->agent, sizeof(q->agent), agent) == 0;
 			json_decref(agent);
 			if (!ok)
-				return http_error(resp, 400, "agent is not an Agent or Group with an identifier");
+				return lr_error_set(err, LR_EINVAL, "agent is not an Agent or Group with an identifier");
 			q->has_agent = 1;
 		} else if (strcmp(name, "verb") == 0) {
 			q->verb = value;
@@ -976,24 +967,24 @@ static int parse_query(struct query *q, const struct http_kv *args, size_t n,
 			q->activity = value;
 		} else if (strcmp(name, "registration") == 0) {
 			if (!is_uuid(value))
-				return http_error(resp, 400, "registration '%s' is not a UUID", value);
+				return lr_error_set(err, LR_EINVAL, "registration '%s' is not a UUID", value);
 			q->registration = value;
 		} else if (strcmp(name, "related_activities") == 0) {
 			if (bool_param(value, &q->related_activities) != 0)
-				return http_error(resp, 400, "related_activities must be true or false");
+				return lr_error_set(err, LR_EINVAL, "related_activities must be true or false");
 		} else if (strcmp(name, "related_agents") == 0) {
 			if (bool_param(value, &q->related_agents) != 0)
-				return http_error(resp, 400, "related_agents must be true or false");
+				return lr_error_set(err, LR_EINVAL, "related_agents must be true or false");
 		} else if (strcmp(name, "ascending") == 0) {
 			if (bool_param(value, &q->ascending) != 0)
-				return http_error(resp, 400, "ascending must be true or false");
+				return lr_error_set(err, LR_EINVAL, "ascending must be true or false");
 		} else if (strcmp(name, "attachments") == 0) {
 			if (bool_param(value, &q->attachments) != 0)
-				return http_error(resp, 400, "attachments must be true or false");
+				return lr_error_set(err, LR_EINVAL, "attachments must be true or false");
 		} else if (strcmp(name, "since") == 0 || strcmp(name, "until") == 0) {
 			int64_t ms;
 			if (xtime_parse(&ms, value, 0) != 0)
-				return http_error(resp, 400, "%s '%s' is not a timestamp with a time zone", name, value);
+				return lr_error_set(err, LR_EINVAL, "%s '%s' is not a timestamp with a time zone", name, value);
 			if (name[0] == 's') {
 				q->since_ms = ms;
 				q->has_since = 1;
@@ -1005,17 +996,17 @@ static int parse_query(struct query *q, const struct http_kv *args, size_t n,
 			char *end;
 			long v = strtol(value, &end, 10);
 			if (!value[0] || *end || v < 0)
-				return http_error(resp, 400, "limit '%s' is not a whole number", value);
+				return lr_error_set(err, LR_EINVAL, "limit '%s' is not a whole number", value);
 			q->limit = v == 0 || v > MAX_LIMIT ? MAX_LIMIT : v;
 		} else if (strcmp(name, "format") == 0) {
 			if (strcmp(value, "exact") == 0)
-				q->format = FORMAT_EXACT;
+				q->format = STATEMENTS_EXACT;
 			else if (strcmp(value, "ids") == 0)
-				q->format = FORMAT_IDS;
+				q->format = STATEMENTS_IDS;
 			else if (strcmp(value, "canonical") == 0)
-				q->format = FORMAT_CANONICAL;
+				q->format = STATEMENTS_CANONICAL;
 			else
-				return http_error(resp, 400, "format must be exact, ids or canonical");
+				return lr_error_set(err, LR_EINVAL, "format must be exact, ids or canonical");
 		}
 	}
 	return 0;
@@ -1279,7 +1270,7 @@ out:
 }
 
 /* 1 if the statement itself passes the query's filters. */
-static int content_matches(const json_t *st, const struct query *qy)
+static int content_matches(const json_t *st, const struct statements_query *qy)
 {
 	if (qy->verb) {
 		const char *verb = json_string_value(json_object_get(json_object_get(st, "verb"), "id"));
@@ -1325,7 +1316,8 @@ static json_t *load_target(struct store *s, sqlite3_stmt **q, const json_t *st)
 static void get_many(const struct http_request *req, struct http_response *resp,
 		     const struct http_kv *args, size_t n_args, int64_t after_seq)
 {
-	struct query qy;
+	struct statements_query qy;
+	struct lr_error qerr;
 	char sql[2048];
 	sqlite3_stmt *q = NULL, *target_q = NULL;
 	json_t *result = NULL, *list = NULL;
@@ -1335,8 +1327,11 @@ static void get_many(const struct http_request *req, struct http_response *resp,
 	int64_t last_seq = 0, last_modified = 0;
 	const char *accept = http_header(req, "Accept-Language");
 
-	if (parse_query(&qy, args, n_args, resp) != 0)
+	lr_error_clear(&qerr);
+	if (statements_query_parse(&qy, &qerr, args, n_args) != 0) {
+		http_error(resp, 400, "%s", qerr.text);
 		return;
+	}
 	n = snprintf(sql, sizeof(sql),
 		 "SELECT s.seq, s.json, s.stored FROM statement s WHERE 1"
 		 "%s%s%s%s%s%s%s"
@@ -1414,7 +1409,7 @@ static void get_many(const struct http_request *req, struct http_response *resp,
 		last_seq = sqlite3_column_int64(q, 0);
 		if (sqlite3_column_int64(q, 2) > last_modified)
 			last_modified = sqlite3_column_int64(q, 2);
-		apply_format(st, qy.format, accept);
+		apply_format(st, (enum format)qy.format, accept);
 		note_attachments(&atts, st);
 		json_array_append_new(list, st);
 		found++;

@@ -197,6 +197,40 @@ struct store_source {
 int store_put_statement(struct store *s, struct lr_error *err, struct json_t *statement,
 			const struct store_source *src, enum store_outcome *out_outcome);
 
+/*
+ * store_put_statement for a statement read from a file: raw (borrowed,
+ * raw_len bytes) is the JSON text that statement was parsed from. The stored
+ * text is raw without its white space plus the properties the store adds
+ * (no second serialisation), and the SHA-256 of raw is kept so that
+ * store_raw_known can recognise the same bytes again; statement is then
+ * left unmodified (it is modified as by store_put_statement only when raw
+ * could not be used, for example when it has its own "stored"). raw NULL is
+ * store_put_statement. digest, when not NULL, is the statement's
+ * xapi_digest computed already (32 bytes), with src->xapi_flags holding
+ * XAPI_VALIDATED when it was validated already.
+ */
+int store_put_statement_raw(struct store *s, struct lr_error *err, struct json_t *statement,
+			    const char *raw, size_t raw_len, const struct store_source *src,
+			    const unsigned char *digest, enum store_outcome *out_outcome);
+
+/*
+ * 1 when the statement stored under id (as written in the record) was stored
+ * by store_put_statement_raw from the same raw_len bytes raw (compared by
+ * SHA-256), so that they are a duplicate without parsing or validating them
+ * again; 0 when not (unknown id, not a UUID, other bytes: the caller takes
+ * the full path); < 0 on a store failure.
+ */
+int store_raw_known(struct store *s, struct lr_error *err, const char *id, const char *raw,
+		    size_t raw_len);
+
+/*
+ * Opens a second, read-only connection to the same store file, for a reader
+ * thread (each connection is used by one thread at a time). It sees what
+ * the writer has committed. LR_ENOTFOUND for a store with no file (in
+ * memory). Close it with store_close.
+ */
+int store_open_reader(struct store **out, struct lr_error *err, struct store *s);
+
 /* Counts stored statements (all, or only voided ones). */
 int store_count_statements(struct store *s, struct lr_error *err, int voided_only, long *out);
 

@@ -1709,7 +1709,7 @@ int xapi_digest(unsigned char out[32], const json_t *statement)
 
 	cb_init(&b);
 	if ((rc = canon_statement(&b, statement)) == 0)
-		hash_sha256(out, b.data, b.len);
+		rc = hash_sha256(out, b.data, b.len);
 	cb_free(&b);
 	return rc;
 }

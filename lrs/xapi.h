@@ -25,7 +25,13 @@ struct lr_error;
 enum xapi_flags {
 	XAPI_ACCEPT_ANY = 0,    /* accept what either 1.0.3 or 2.0.0 allows (file ingest) */
 	XAPI_STRICT_103 = 1,    /* 1.0.3 only: refuse contextAgents, contextGroups, ... */
-	XAPI_STRICT_200 = 2     /* 2.0.0 only */
+	XAPI_STRICT_200 = 2,    /* 2.0.0 only */
+	/*
+	 * Only in store_source.xapi_flags: the caller has validated the
+	 * statement with the other flags already (and added only what the LRS
+	 * sets), so the store does not validate it again.
+	 */
+	XAPI_VALIDATED = 0x100
 };
 
 #define XAPI_VERB_VOIDED "http://adlnet.gov/expapi/verbs/voided"

@@ -1,13 +1,14 @@
 #!/bin/sh
 # The demo: four partners of a regional health and care system export their
 # "Making Every Contact Count" training records in different xAPI shapes.
-# This puts them into a fresh store and prints one row per person.
+# This puts them into a fresh store, prints one row per person, and the
+# coverage of the workforce against the system's targets.
 #
-#   sh scripts/demo.sh [PATH-TO-LRHUB]
+#   sh scripts/demo.sh [PATH-TO-LRHUB [OUTPUT-FOLDER]]   (default demo-out/)
 set -eu
 lrhub=${1:-build/lrhub}
 root=$(cd "$(dirname "$0")/.." && pwd)
-out=$root/demo-out
+out=${2:-$root/demo-out}
 rm -rf "$out"
 mkdir -p "$out"
 export LRHUB_DB="$out/lrhub.db"
@@ -21,6 +22,8 @@ run org add north-trust --name "North NHS Foundation Trust"
 run org add county-council --name "County Council" --timezone Europe/London
 run org add riverside-gp --name "Riverside GP Practice"
 run org add carers-trust --name "Carers Trust"
+# Sectors and headcounts (the North trust grew in April 2025).
+run org import demo/orgs.csv
 run course add mecc --title "Making Every Contact Count"
 # The shared package's activity IRI, for everyone; the council's Moodle copy has its own.
 run course alias mecc --key https://elearning.example.org/courses/mecc-intro
@@ -35,5 +38,8 @@ run ingest --org carers-trust demo/carers-trust
 run identity import demo/identity.csv
 echo
 run completions --format table
+echo
+run report coverage --course mecc --as-of 2025-04-30 --target 0.9:frontline:2028-03-31 \
+	--target 0.7:all:2028-03-31
 echo
 echo "The store is $LRHUB_DB; try: LRHUB_DB=$LRHUB_DB $lrhub completions --format json"

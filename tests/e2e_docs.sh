@@ -1,5 +1,5 @@
 # End to end: the docs show real output. Runs every example of
-# docs/examples.md, then those of README.md, each file in one shell from the
+# docs/examples.md, then those of README.md and docs/reports.md, each file in one shell from the
 # project root with this lrhub first on the path, and compares what each
 # example prints with the output block under it: one check per example, a
 # difference shown as a unified diff. Also checks that every command and
@@ -94,6 +94,7 @@ check_doc() {
 
 check_doc docs/examples.md
 check_doc README.md
+check_doc docs/reports.md
 
 # Every command and option of 'lrhub --help' is in the manual.
 man=$T/lrhub.1.txt

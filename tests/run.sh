@@ -6,14 +6,27 @@
 # this adds them all up and ends with the total in the same form. Exit status
 # 1 if anything failed.
 #
-#   sh tests/run.sh [--only unit|e2e] [--match PATTERN] BUILD...
+#   sh tests/run.sh [--only unit|e2e] [--match PATTERN] [--valgrind BUILD] BUILD...
+#
+# --valgrind BUILD also runs BUILD's unit test programs under valgrind's
+# memcheck (any error, or a definite or indirect leak, fails the program),
+# with LRHUB_VALGRIND=1 so that tests with large inputs use smaller ones of
+# the same shape (TEST_VALGRIND in tests/test.h). Suppressions, if ever
+# needed, go in tests/valgrind.supp with the reason for each.
+#
+# A BUILD that holds libFuzzer programs (build-fuzz, made by make
+# fuzz-build): each target fuzz_NAME is run for $FUZZ_SECONDS (10) seconds
+# from its seeds, as one test each (fuzz/run.sh --scratch: what it finds is
+# not kept).
 set -u
 which=all
 pattern=
+valgrind_build=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--only) which=$2; shift 2 ;;
 	--match) pattern=$2; shift 2 ;;
+	--valgrind) valgrind_build=$2; shift 2 ;;
 	*) break ;;
 	esac
 done
@@ -58,7 +71,39 @@ run_one() {
 	total_fail=$((total_fail + f))
 }
 
+if [ -n "$valgrind_build" ] && [ "$which" != e2e ]; then
+	build=valgrind
+	supp=
+	[ -f tests/valgrind.supp ] && supp=--suppressions=tests/valgrind.supp
+	for t in "$valgrind_build"/tests/test_*; do
+		[ -x "$t" ] || continue
+		case "$t" in *.o|*.d) continue ;; esac
+		[ -n "$pattern" ] && case "$t" in *$pattern*) ;; *) continue ;; esac
+		# shellcheck disable=SC2086
+		run_one "valgrind/$(basename "$t")" env LRHUB_VALGRIND=1 LRHUB="$root/$valgrind_build/lrhub" \
+			LRHUB_BUILD="$root/$valgrind_build" valgrind -q --error-exitcode=99 \
+			--leak-check=full --errors-for-leak-kinds=definite,indirect \
+			--show-leak-kinds=definite,indirect $supp "$t"
+	done
+fi
+
 for build in "$@"; do
+	fuzz_build=0
+	for t in "$build"/fuzz_*; do
+		[ -x "$t" ] && fuzz_build=1
+	done
+	case $fuzz_build in
+	1)
+		if [ "$which" = all ]; then
+			for t in "$build"/fuzz_*; do
+				[ -x "$t" ] || continue
+				name=${t##*/fuzz_}
+				[ -n "$pattern" ] && case "$name" in *$pattern*) ;; *) continue ;; esac
+				run_one "$build/fuzz_$name" sh fuzz/run.sh --scratch "$build" "${FUZZ_SECONDS:-10}" "$name"
+			done
+		fi
+		continue ;;
+	esac
 	export LRHUB="$root/$build/lrhub"
 	export LRHUB_BUILD="$root/$build"
 	case $build in *san*) export LRHUB_SANITIZED=1 ;; *) unset LRHUB_SANITIZED ;; esac

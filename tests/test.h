@@ -7,7 +7,15 @@
 #define LRHUB_TEST_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/*
+ * 1 when the test runs under valgrind (tests/run.sh --valgrind sets
+ * LRHUB_VALGRIND): a test whose input is large then uses a smaller one of
+ * the same shape, so that memcheck covers the same code within the budget.
+ */
+#define TEST_VALGRIND (getenv("LRHUB_VALGRIND") != NULL)
 
 static int test_passed, test_failed;
 static const char *test_current = "";

@@ -96,9 +96,13 @@ static void test_bad_rows_are_skipped(void)
 					 "3: ok|row\n",
 					 &small);
 	}
-	/* A quote never closed: the rest of the file is that field, so it is one error. */
+	/* A quote never closed: that row is refused and the lines after its first read again. */
 	same_at_every_chunk_size("a\n\"open\nb\nc\n",
-				 "1: a\n2: error: a quoted field is not closed before the end of the file\n", NULL);
+				 "1: a\n2: error: field 1: a quote is opened and never closed; the row is skipped\n"
+				 "3: b\n4: c\n", NULL);
+	same_at_every_chunk_size("a,b\nc,\"d\ne,f\r\ng,h\n",
+				 "1: a|b\n2: error: field 2: a quote is opened and never closed; the row is skipped\n"
+				 "3: e|f\n4: g|h\n", NULL);
 }
 
 static void test_header(void)
