@@ -29,18 +29,6 @@ static const char usage_completions[] =
 	"lrhub completions [--course C] [--org O] [--since DATE] [--until DATE]\n"
 	"                  [--format csv|json|table] [--pseudonymise --key-file F] [-o|--output FILE]";
 
-/* Parses DATE or a full timestamp; a bare date's end is its last millisecond. */
-static int parse_when(const char *text, int end_of_day, int64_t *out)
-{
-	char buf[64];
-
-	if (strlen(text) == 10 && text[4] == '-' && text[7] == '-') {
-		snprintf(buf, sizeof(buf), "%sT%s", text, end_of_day ? "23:59:59.999Z" : "00:00:00Z");
-		return xtime_parse(out, buf, 0);
-	}
-	return xtime_parse(out, text, 0);
-}
-
 static int read_key_file(const char *path, unsigned char *key, size_t *len)
 {
 	FILE *fp = fopen(path, "rb");
@@ -227,11 +215,11 @@ static int cmd_completions(int argc, char **argv)
 		say_error("unknown format '%s': use csv, json or table", format);
 		goto out;
 	}
-	if (since && parse_when(since, 0, &q.since_ms) != 0) {
+	if (since && xtime_parse_bound(&q.since_ms, since, 0) != 0) {
 		say_error("--since: '%s' is not a date (YYYY-MM-DD) or timestamp", since);
 		goto out;
 	}
-	if (until && parse_when(until, 1, &q.until_ms) != 0) {
+	if (until && xtime_parse_bound(&q.until_ms, until, 1) != 0) {
 		say_error("--until: '%s' is not a date (YYYY-MM-DD) or timestamp", until);
 		goto out;
 	}

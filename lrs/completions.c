@@ -732,8 +732,7 @@ const char completions_csv_header[] =
 	"person_id,email,name,course_id,course_title,first_completed_at,"
 	"last_completed_at,completions,success,best_score_scaled,orgs\r\n";
 
-/* Writes one CSV field, quoted when it needs to be (RFC 4180). */
-static void csv_field(FILE *out, const char *text, int last)
+void completions_csv_field(FILE *out, const char *text, int last)
 {
 	const char *p;
 
@@ -766,17 +765,17 @@ int completions_write_csv(FILE *out, const struct completion *row)
 	score[0] = '\0';
 	if (row->has_score)
 		format_score(score, row->best_score_scaled);
-	csv_field(out, row->person_id, 0);
-	csv_field(out, row->email, 0);
-	csv_field(out, row->name, 0);
-	csv_field(out, row->course_id, 0);
-	csv_field(out, row->course_title, 0);
-	csv_field(out, first, 0);
-	csv_field(out, last, 0);
-	csv_field(out, count, 0);
-	csv_field(out, row->success, 0);
-	csv_field(out, score, 0);
-	csv_field(out, row->orgs, 1);
+	completions_csv_field(out, row->person_id, 0);
+	completions_csv_field(out, row->email, 0);
+	completions_csv_field(out, row->name, 0);
+	completions_csv_field(out, row->course_id, 0);
+	completions_csv_field(out, row->course_title, 0);
+	completions_csv_field(out, first, 0);
+	completions_csv_field(out, last, 0);
+	completions_csv_field(out, count, 0);
+	completions_csv_field(out, row->success, 0);
+	completions_csv_field(out, score, 0);
+	completions_csv_field(out, row->orgs, 1);
 	return ferror(out) ? LR_EIO : 0;
 }
 

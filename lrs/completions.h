@@ -76,6 +76,9 @@ int completions_each(struct store *s, struct lr_error *err, const struct complet
 /* The CSV header line of the completions contract (with CRLF), for completions_write_csv. */
 extern const char completions_csv_header[];
 
+/* Writes one CSV field, quoted when it needs to be (RFC 4180), then "," or with last CRLF. */
+void completions_csv_field(FILE *out, const char *text, int last);
+
 /* Writes one row as an RFC 4180 CSV record ending in CRLF. Returns 0 or LR_EIO. */
 int completions_write_csv(FILE *out, const struct completion *row);
 

@@ -35,32 +35,18 @@
 
 /* ---- dates (proleptic Gregorian, days since 1970-01-01) ---- */
 
+/* The calendar from lrs/xtime.h, with years that fit an int. */
 static int64_t days_from_civil(int64_t y, int m, int d)
 {
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
+	return xtime_days_from_civil(y, m, d);
 }
 
-static void civil_from_days(int64_t z, int *y, int *m, int *d)
+static void civil_from_days(int64_t days, int *y, int *m, int *d)
 {
-	int64_t era, doe, yoe, yy, doy, mp;
+	int64_t year;
 
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = z - era * 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	yy = yoe + era * 400;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = (int)(yy + (*m <= 2));
+	xtime_civil_from_days(days, &year, m, d);
+	*y = (int)year;
 }
 
 static int64_t floor_div(int64_t a, int64_t b)
@@ -910,25 +896,6 @@ out:
 
 /* ---- writers ---- */
 
-/* Writes one CSV field, quoted when it needs to be (RFC 4180). */
-static void csv_field(FILE *out, const char *text, int last)
-{
-	const char *p;
-
-	if (text && text[strcspn(text, ",\"\r\n")]) {
-		fputc('"', out);
-		for (p = text; *p; p++) {
-			if (*p == '"')
-				fputc('"', out);
-			fputc(*p, out);
-		}
-		fputc('"', out);
-	} else if (text) {
-		fputs(text, out);
-	}
-	fputs(last ? "\r\n" : ",", out);
-}
-
 /* A JSON scalar as text: "" for null or absent, numbers in short form. */
 static const char *cell(char buf[64], const json_t *v)
 {
@@ -1020,15 +987,15 @@ static void coverage_csv_row(FILE *out, const json_t *report, const struct level
 	char buf[64];
 	size_t i;
 
-	csv_field(out, json_string_value(json_object_get(report, "course")), 0);
-	csv_field(out, json_string_value(json_object_get(report, "as_of")), 0);
-	csv_field(out, lr->level, 0);
-	csv_field(out, lr->name, 0);
-	csv_field(out, lr->sector, 0);
+	completions_csv_field(out, json_string_value(json_object_get(report, "course")), 0);
+	completions_csv_field(out, json_string_value(json_object_get(report, "as_of")), 0);
+	completions_csv_field(out, lr->level, 0);
+	completions_csv_field(out, lr->name, 0);
+	completions_csv_field(out, lr->sector, 0);
 	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-		csv_field(out, cell(buf, json_object_get(lr->row, fields[i])), 0);
+		completions_csv_field(out, cell(buf, json_object_get(lr->row, fields[i])), 0);
 	for (i = 0; i < sizeof(tfields) / sizeof(tfields[0]); i++)
-		csv_field(out, cell(buf, target ? json_object_get(target, tfields[i]) : NULL),
+		completions_csv_field(out, cell(buf, target ? json_object_get(target, tfields[i]) : NULL),
 			  i + 1 == sizeof(tfields) / sizeof(tfields[0]));
 }
 
@@ -1210,13 +1177,13 @@ int reports_trend_write(FILE *out, const json_t *report, enum reports_format for
 		for (i = 0; i < n_s; i++) {
 			const json_t *sr = json_array_get(series, i);
 			for (p = 0; p < n_p; p++) {
-				csv_field(out, json_string_value(json_object_get(report, "course")), 0);
-				csv_field(out, json_string_value(json_object_get(report, "by")), 0);
-				csv_field(out, json_string_value(json_array_get(periods, p)), 0);
-				csv_field(out, json_string_value(json_array_get(starts, p)), 0);
-				csv_field(out, cell(buf, json_object_get(sr, "org")), 0);
-				csv_field(out, cell(buf, json_array_get(json_object_get(sr, "first_completions"), p)), 0);
-				csv_field(out, cell(buf, json_array_get(json_object_get(sr, "cumulative"), p)), 1);
+				completions_csv_field(out, json_string_value(json_object_get(report, "course")), 0);
+				completions_csv_field(out, json_string_value(json_object_get(report, "by")), 0);
+				completions_csv_field(out, json_string_value(json_array_get(periods, p)), 0);
+				completions_csv_field(out, json_string_value(json_array_get(starts, p)), 0);
+				completions_csv_field(out, cell(buf, json_object_get(sr, "org")), 0);
+				completions_csv_field(out, cell(buf, json_array_get(json_object_get(sr, "first_completions"), p)), 0);
+				completions_csv_field(out, cell(buf, json_array_get(json_object_get(sr, "cumulative"), p)), 1);
 			}
 		}
 		return ferror(out) ? LR_EIO : 0;
@@ -1500,24 +1467,24 @@ int reports_export_powerbi(struct store *s, struct lr_error *err, const char *di
 				marked[at] = 1;
 			}
 			xtime_format(when, x->first_ms);
-			csv_field(o.fp, rows[i].pseudonym, 0);
-			csv_field(o.fp, f.course_ids[x->course], 0);
-			csv_field(o.fp, f.orgs[x->org].code, 0);
+			completions_csv_field(o.fp, rows[i].pseudonym, 0);
+			completions_csv_field(o.fp, f.course_ids[x->course], 0);
+			completions_csv_field(o.fp, f.orgs[x->org].code, 0);
 			{
 				int y, m, d;
 				civil_from_days(day_of_ms(x->first_ms), &y, &m, &d);
 				snprintf(buf, sizeof(buf), "%04d%02d%02d", y, m, d);
 			}
-			csv_field(o.fp, buf, 0);
-			csv_field(o.fp, when, 0);
-			csv_field(o.fp, first ? "1" : "0", 0);
-			csv_field(o.fp, x->success, 0);
+			completions_csv_field(o.fp, buf, 0);
+			completions_csv_field(o.fp, when, 0);
+			completions_csv_field(o.fp, first ? "1" : "0", 0);
+			completions_csv_field(o.fp, x->success, 0);
 			buf[0] = '\0';
 			if (x->has_score)
 				snprintf(buf, sizeof(buf), "%.6g", x->best);
-			csv_field(o.fp, buf, 0);
+			completions_csv_field(o.fp, buf, 0);
 			snprintf(buf, sizeof(buf), "%ld", x->completions);
-			csv_field(o.fp, buf, 1);
+			completions_csv_field(o.fp, buf, 1);
 		}
 		free(marked);
 	}
@@ -1570,8 +1537,8 @@ int reports_export_powerbi(struct store *s, struct lr_error *err, const char *di
 		goto out;
 	}
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		csv_field(o.fp, (const char *)sqlite3_column_text(q, 0), 0);
-		csv_field(o.fp, (const char *)sqlite3_column_text(q, 1), 1);
+		completions_csv_field(o.fp, (const char *)sqlite3_column_text(q, 0), 0);
+		completions_csv_field(o.fp, (const char *)sqlite3_column_text(q, 1), 1);
 	}
 	if (rc != SQLITE_DONE) {
 		rc = store__db_error(db, err, "reading courses");
@@ -1588,18 +1555,18 @@ int reports_export_powerbi(struct store *s, struct lr_error *err, const char *di
 	fputs("org_id,name,sector,headcount,frontline,headcount_as_of\r\n", o.fp);
 	for (i = 0; i < f.n_orgs; i++) {
 		const struct org_row *r = &f.orgs[i];
-		csv_field(o.fp, r->code, 0);
-		csv_field(o.fp, r->name, 0);
-		csv_field(o.fp, r->sector, 0);
+		completions_csv_field(o.fp, r->code, 0);
+		completions_csv_field(o.fp, r->name, 0);
+		completions_csv_field(o.fp, r->sector, 0);
 		buf[0] = '\0';
 		if (r->headcount >= 0)
 			snprintf(buf, sizeof(buf), "%ld", r->headcount);
-		csv_field(o.fp, buf, 0);
+		completions_csv_field(o.fp, buf, 0);
 		buf[0] = '\0';
 		if (r->frontline >= 0)
 			snprintf(buf, sizeof(buf), "%ld", r->frontline);
-		csv_field(o.fp, buf, 0);
-		csv_field(o.fp, r->headcount_as_of, 1);
+		completions_csv_field(o.fp, buf, 0);
+		completions_csv_field(o.fp, r->headcount_as_of, 1);
 	}
 	if ((rc = out_close(&o, err, 1)) != 0)
 		goto out;
@@ -1617,12 +1584,12 @@ int reports_export_powerbi(struct store *s, struct lr_error *err, const char *di
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		const char *as_of = (const char *)sqlite3_column_text(q, 1);
 		int64_t d = date_days(as_of);
-		csv_field(o.fp, (const char *)sqlite3_column_text(q, 0), 0);
+		completions_csv_field(o.fp, (const char *)sqlite3_column_text(q, 0), 0);
 		snprintf(buf, sizeof(buf), "%.4s%.2s%.2s", as_of, as_of + 5, as_of + 8);
-		csv_field(o.fp, buf, 0);
-		csv_field(o.fp, as_of, 0);
-		csv_field(o.fp, (const char *)sqlite3_column_text(q, 2), 0);
-		csv_field(o.fp, (const char *)sqlite3_column_text(q, 3), 1);
+		completions_csv_field(o.fp, buf, 0);
+		completions_csv_field(o.fp, as_of, 0);
+		completions_csv_field(o.fp, (const char *)sqlite3_column_text(q, 2), 0);
+		completions_csv_field(o.fp, (const char *)sqlite3_column_text(q, 3), 1);
 		if (!any || d < lo)
 			lo = d;
 		if (!any || d > hi)

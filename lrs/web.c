@@ -380,18 +380,6 @@ static void handle_coverage(const struct http_request *req, struct http_response
 	json_decref(report);
 }
 
-/* Parses DATE (a day: its start, or with end_of_day its last millisecond) or a timestamp. */
-static int parse_when(const char *text, int end_of_day, int64_t *out)
-{
-	char buf[64];
-
-	if (strlen(text) == 10 && text[4] == '-' && text[7] == '-') {
-		snprintf(buf, sizeof(buf), "%sT%s", text, end_of_day ? "23:59:59.999Z" : "00:00:00Z");
-		return xtime_parse(out, buf, 0);
-	}
-	return xtime_parse(out, text, 0);
-}
-
 static int write_csv_row(void *ctx, const struct completion *row)
 {
 	return completions_write_csv(ctx, row);
@@ -418,14 +406,14 @@ static void handle_completions_csv(const struct http_request *req, struct http_r
 	if (q.org && !q.org[0])
 		q.org = NULL;
 	if (since && since[0]) {
-		if (parse_when(since, 0, &q.since_ms) != 0) {
+		if (xtime_parse_bound(&q.since_ms, since, 0) != 0) {
 			http_error(resp, 400, "since: '%s' is not a date (YYYY-MM-DD) or timestamp", since);
 			return;
 		}
 		q.has_since = 1;
 	}
 	if (until && until[0]) {
-		if (parse_when(until, 1, &q.until_ms) != 0) {
+		if (xtime_parse_bound(&q.until_ms, until, 1) != 0) {
 			http_error(resp, 400, "until: '%s' is not a date (YYYY-MM-DD) or timestamp", until);
 			return;
 		}

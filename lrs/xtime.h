@@ -26,6 +26,13 @@
  */
 int xtime_parse(int64_t *out_ms, const char *text, int allow_local);
 
+/*
+ * A bound of a date range given on a command line or in a query: a full
+ * timestamp, or a bare day YYYY-MM-DD meaning its start, or with end_of_day
+ * its last millisecond (UTC). Returns as xtime_parse.
+ */
+int xtime_parse_bound(int64_t *out_ms, const char *text, int end_of_day);
+
 /* Writes ms as "YYYY-MM-DDTHH:MM:SSZ", or with ".mmm" when ms has a fraction. */
 void xtime_format(char out[XTIME_MAX], int64_t ms);
 
@@ -34,6 +41,10 @@ void xtime_format_ms(char out[XTIME_MAX], int64_t ms);
 
 /* The current time in milliseconds since the epoch. */
 int64_t xtime_now_ms(void);
+
+/* Days since 1970-01-01 of a proleptic Gregorian date, and back. */
+int64_t xtime_days_from_civil(int64_t y, int m, int d);
+void xtime_civil_from_days(int64_t days, int64_t *y, int *m, int *d);
 
 /*
  * 1 if text is an ISO 8601 duration as xAPI uses them ("P" then

@@ -10,17 +10,6 @@
 # where it fails.
 . "$(dirname "$0")/lib.sh"
 
-server_pid=
-stop_server() {
-	if [ -n "$server_pid" ]; then
-		kill -TERM "$server_pid" 2>/dev/null
-		wait "$server_pid"
-		server_status=$?
-		server_pid=
-	fi
-}
-trap 'stop_server; rm -rf "$T"' EXIT
-trap 'exit 1' INT TERM
 
 CHROMIUM=${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}
 NODE=$(command -v node || command -v nodejs || true)

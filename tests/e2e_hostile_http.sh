@@ -12,17 +12,6 @@
 . "$(dirname "$0")/lib.sh"
 
 H=${LRHUB_ROOT:-.}/tests
-server_pid=
-stop_server() {
-	if [ -n "$server_pid" ]; then
-		kill -TERM "$server_pid" 2>/dev/null
-		wait "$server_pid"
-		server_status=$?
-		server_pid=
-	fi
-}
-trap 'stop_server; rm -rf "$T"' EXIT
-trap 'exit 1' INT TERM
 
 V='X-Experience-API-Version: 1.0.3'
 J='Content-Type: application/json'

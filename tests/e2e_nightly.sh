@@ -8,15 +8,6 @@
 . "$(dirname "$0")/lib.sh"
 D=$F/four-formats
 M=$F/multiorg
-server_pid=
-stop_server() {
-	if [ -n "$server_pid" ]; then
-		kill -TERM "$server_pid" 2>/dev/null
-		wait "$server_pid"
-		server_pid=
-	fi
-}
-trap 'stop_server; rm -rf "$T"' EXIT
 
 # setup DB: the orgs, the course and its aliases, the identity mapping.
 setup() {

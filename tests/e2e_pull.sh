@@ -8,15 +8,7 @@
 # `source list`, the store, messages or `ps`.
 . "$(dirname "$0")/lib.sh"
 
-server_pid=
 proxy_pid=
-stop_server() {
-	if [ -n "$server_pid" ]; then
-		kill -TERM "$server_pid" 2>/dev/null
-		wait "$server_pid"
-		server_pid=
-	fi
-}
 stop_proxy() {
 	if [ -n "$proxy_pid" ]; then
 		kill -TERM "$proxy_pid" 2>/dev/null
@@ -25,7 +17,6 @@ stop_proxy() {
 	fi
 }
 trap 'stop_proxy; stop_server; rm -rf "$T"' EXIT
-trap 'exit 1' INT TERM
 
 REMOTE="$T/remote.db"
 LOCAL="$T/local.db"

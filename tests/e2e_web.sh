@@ -6,17 +6,6 @@
 # and scope checks, cross-site posts, size limits, no file left behind).
 . "$(dirname "$0")/lib.sh"
 
-server_pid=
-stop_server() {
-	if [ -n "$server_pid" ]; then
-		kill -TERM "$server_pid" 2>/dev/null
-		wait "$server_pid"
-		server_status=$?
-		server_pid=
-	fi
-}
-trap 'stop_server; rm -rf "$T"' EXIT
-trap 'exit 1' INT TERM
 
 key_of() { sed -n 's/^key: //p' "$1"; }
 secret_of() { sed -n 's/^secret: //p' "$1"; }

@@ -6,7 +6,8 @@ L=${LRHUB:?set LRHUB to the lrhub binary}
 F=${LRHUB_ROOT:-.}/fixtures
 CORPUS=${LRHUB_ROOT:-.}/../shared/corpus
 T=$(mktemp -d "${TMPDIR:-/tmp}/lrhub-e2e.XXXXXX")
-trap 'rm -rf "$T"' EXIT
+trap 'stop_server; rm -rf "$T"' EXIT
+trap 'exit 1' INT TERM
 export LRHUB_DB="$T/lrhub.db"
 e2e_pass=0
 e2e_fail=0
@@ -57,4 +58,18 @@ check_files() {
 e2e_end() {
 	echo "$e2e_pass passed, $e2e_fail failed"
 	[ "$e2e_fail" -eq 0 ]
+}
+
+# A server a test started in the background: its pid in $server_pid.
+# stop_server stops it with SIGTERM (a clean stop) and keeps its exit
+# status in $server_status; the test's end does it too.
+server_pid=
+server_status=
+stop_server() {
+	if [ -n "$server_pid" ]; then
+		kill -TERM "$server_pid" 2>/dev/null
+		wait "$server_pid"
+		server_status=$?
+		server_pid=
+	fi
 }
