@@ -101,15 +101,16 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@sh scripts/demo.sh $(BUILD)/lrhub
 
-# The whole suite, then the whole suite again built with ASan and UBSan.
-# Then the unit tests under valgrind's memcheck, and each libFuzzer target for
-# FUZZ_CHECK_SECONDS (docs/security.md has the time budget).
+# The whole suite, and the whole suite again built with ASan and UBSan; the
+# unit tests under valgrind's memcheck; each libFuzzer target for
+# FUZZ_CHECK_SECONDS (docs/security.md has the time budget). Built with -j2
+# and run in two lanes, one per core (tests/check.sh).
 check: DEPS_ARGS = --test
 check: deps
-	@$(MAKE) --no-print-directory BUILD=build SANITIZE= tests-build
-	@$(MAKE) --no-print-directory BUILD=build-san SANITIZE=address,undefined OPT="-O1 -g" tests-build
-	@$(MAKE) --no-print-directory $(FUZZ_BUILD_ARGS) fuzz-build
-	@FUZZ_SECONDS=$(FUZZ_CHECK_SECONDS) sh tests/run.sh --valgrind build build build-san build-fuzz
+	@$(MAKE) --no-print-directory -j2 BUILD=build SANITIZE= tests-build
+	@$(MAKE) --no-print-directory -j2 BUILD=build-san SANITIZE=address,undefined OPT="-O1 -g" tests-build
+	@$(MAKE) --no-print-directory -j2 $(FUZZ_BUILD_ARGS) fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_CHECK_SECONDS) sh tests/check.sh 'build-san' '--valgrind build build build-fuzz'
 
 # Only the plain build's tests (quicker while working).
 check-fast: tests-build

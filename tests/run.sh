@@ -45,6 +45,7 @@ run_one() {
 	name=$1
 	shift
 	log="$out/$(echo "$name" | tr / _).log"
+	started=$(date +%s)
 	# No test may hang the suite: each program gets $TEST_TIMEOUT seconds.
 	timeout --kill-after=10 "${TEST_TIMEOUT:-600}" "$@" >"$log" 2>&1
 	status=$?
@@ -66,7 +67,7 @@ run_one() {
 		broken="$broken $name"
 		grep -E '^(FAIL|not ok)' "$log" | head -n 40
 	fi
-	printf '%-10s %-24s %s\n' "$build" "$(basename "$name")" "$summary"
+	printf '%-10s %-24s %s (%s s)\n' "$build" "$(basename "$name")" "$summary" "$(($(date +%s) - started))"
 	total_pass=$((total_pass + p))
 	total_fail=$((total_fail + f))
 }
