@@ -682,6 +682,37 @@ static json_t *lrs_authority(const struct credential *c)
 			 "account", "homePage", "urn:lrhub:org", "name", c->org);
 }
 
+/*
+ * The ids of a batch seen so far, lower-cased, in an open-addressing table:
+ * comparing each statement's id with every earlier one was 4,950 comparisons
+ * for a batch of 100 (4 % of a POST) and 50 million for one of 10,000.
+ */
+struct seen_id {
+	char id[UUID_STR_LEN + 1]; /* "" = free */
+	size_t index;
+};
+
+/* The index of the first statement with id, else records it as index i and returns i. */
+static size_t seen_id_first(struct seen_id *table, size_t cap, const char *id, size_t i)
+{
+	char low[UUID_STR_LEN + 1];
+	size_t n, slot;
+	uint64_t h = 1469598103934665603ULL;
+
+	for (n = 0; id[n]; n++) {
+		low[n] = (char)tolower((unsigned char)id[n]);
+		h = (h ^ (unsigned char)low[n]) * 1099511628211ULL;
+	}
+	low[n] = '\0';
+	for (slot = (size_t)(h ^ (h >> 32)) & (cap - 1); table[slot].id[0];
+	     slot = (slot + 1) & (cap - 1))
+		if (strcmp(table[slot].id, low) == 0)
+			return table[slot].index;
+	memcpy(table[slot].id, low, n + 1);
+	table[slot].index = i;
+	return i;
+}
+
 static int put_statements(const struct http_request *req, struct http_response *resp, int is_put)
 {
 	const char *content_type = http_header(req, "Content-Type");
@@ -693,7 +724,8 @@ static int put_statements(const struct http_request *req, struct http_response *
 	struct lr_error err;
 	json_error_t jerr;
 	json_t *doc = NULL, *list = NULL, *ids = NULL, *st;
-	size_t i, j;
+	size_t i, j, seen_cap = 0;
+	struct seen_id *seen = NULL;
 	unsigned flags = req->v2 ? XAPI_STRICT_200 : XAPI_STRICT_103;
 	struct store_source src;
 
@@ -775,8 +807,15 @@ static int put_statements(const struct http_request *req, struct http_response *
 		}
 	}
 	/* Validate everything first: a batch goes in whole or not at all. */
+	if (json_array_size(list) > 1) {
+		/* Without the table (no memory) each id is compared with every earlier one. */
+		for (seen_cap = 16; seen_cap < 2 * json_array_size(list); seen_cap *= 2)
+			;
+		seen = calloc(seen_cap, sizeof(*seen));
+	}
 	json_array_foreach(list, i, st) {
 		const json_t *obj;
+		const char *id;
 		lr_error_clear(&err);
 		/*
 		 * A single contextActivities Activity is stored as an array of one
@@ -804,11 +843,19 @@ static int put_statements(const struct http_request *req, struct http_response *
 				goto out;
 			}
 		}
-		for (j = 0; j < i; j++) {
-			const char *a = json_string_value(json_object_get(st, "id"));
+		id = json_string_value(json_object_get(st, "id"));
+		if (id && seen && id[0] && strlen(id) <= UUID_STR_LEN) {
+			j = seen_id_first(seen, seen_cap, id, i);
+			if (j != i) {
+				rc = http_error(resp, 400, "statements %zu and %zu have the same id %s", j, i, id);
+				goto out;
+			}
+			continue;
+		}
+		for (j = 0; id && j < i; j++) {
 			const char *b = json_string_value(json_object_get(json_array_get(list, j), "id"));
-			if (a && b && strcasecmp(a, b) == 0) {
-				rc = http_error(resp, 400, "statements %zu and %zu have the same id %s", j, i, a);
+			if (b && strcasecmp(id, b) == 0) {
+				rc = http_error(resp, 400, "statements %zu and %zu have the same id %s", j, i, id);
 				goto out;
 			}
 		}
@@ -913,6 +960,7 @@ static int put_statements(const struct http_request *req, struct http_response *
 out:
 	if (in_tx)
 		store_rollback(req->store);
+	free(seen);
 	json_decref(ids);
 	json_decref(list);
 	json_decref(doc);

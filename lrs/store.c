@@ -266,7 +266,7 @@ enum query {
 	Q_RUN_ADD, Q_RUN_END, Q_RUN_EACH, Q_FILE_ADD, Q_FILE_END, Q_FILE_SEEN,
 	Q_REJECT_ADD, Q_REJECT_LAST, Q_REJECT_EACH,
 	Q_STMT_DIGEST, Q_STMT_ADD, Q_AGENT_GET, Q_AGENT_ADD, Q_AGENT_NAME, Q_AGENT_ORG,
-	Q_ACTIVITY_ADD, Q_COUNT_ALL, Q_COUNT_VOIDED, Q_STMT_RAW,
+	Q_ACTIVITY_ADD, Q_COUNT_ALL, Q_COUNT_VOIDED, Q_STMT_RAW, Q_DATA_VERSION,
 	Q_COUNT
 };
 
@@ -323,6 +323,7 @@ static const char *const query_sql[Q_COUNT] = {
 		       " outcome, score, voids, digest, json, course_key, part_key, raw_sha)"
 		       " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	[Q_STMT_RAW] = "SELECT raw_sha FROM statement WHERE id = ?",
+	[Q_DATA_VERSION] = "PRAGMA data_version",
 	[Q_AGENT_GET] = "SELECT id, name IS ? FROM agent WHERE ifi = ?",
 	[Q_AGENT_ADD] = "INSERT INTO agent(ifi, account_name, name) VALUES(?,?,?)",
 	[Q_AGENT_NAME] = "UPDATE agent SET name = ? WHERE id = ?",
@@ -343,7 +344,15 @@ struct store {
 	size_t text_cap;
 	int reader;          /* opened by store_open_reader */
 	int reads_left;      /* store_raw_known lookups left in the reader's read transaction */
+	/* Agents and activities known to be stored (see "the row cache" below). */
+	struct agent_slot *agents;
+	struct activity_slot *activities;
+	unsigned cache_gen;  /* a slot counts only if it has this generation */
+	int64_t data_version; /* PRAGMA data_version when the cache was last known good */
 };
+
+static void cache_clear(struct store *s);
+static void cache_check(struct store *s);
 
 int store__db_error(struct sqlite3 *db, struct lr_error *err, const char *what)
 {
@@ -601,6 +610,8 @@ void store_close(struct store *s)
 		sqlite3_finalize(s->q[i]);
 	sqlite3_close(s->db);
 	free(s->text);
+	free(s->agents);
+	free(s->activities);
 	free(s);
 }
 
@@ -659,8 +670,10 @@ int store_begin(struct store *s, struct lr_error *err)
 	if (!q)
 		return err ? err->code : LR_EDB;
 	rc = run_done(s, err, q, "starting a transaction");
-	if (rc == 0)
+	if (rc == 0) {
 		s->in_transaction = 1;
+		cache_check(s);
+	}
 	return rc;
 }
 
@@ -674,11 +687,15 @@ int store_commit(struct store *s, struct lr_error *err)
 	rc = run_done(s, err, q, "committing");
 	if (rc == 0)
 		s->in_transaction = 0;
+	else
+		cache_clear(s);
 	return rc;
 }
 
 void store_rollback(struct store *s)
 {
+	/* The rows written since BEGIN are gone: so is what the cache knows of them. */
+	cache_clear(s);
 	if (!s->in_transaction && sqlite3_get_autocommit(s->db))
 		return;
 	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -1165,23 +1182,171 @@ static int verb_in(const char *verb, const char *const *list)
 	return 0;
 }
 
-/* The agent row for the actor's IFI, made if new; 0 when the actor has no IFI. */
-static int agent_id(struct store *s, struct lr_error *err, const json_t *actor, int64_t *out_id)
+/*
+ * The row cache. A file ingest wrote the agent, agent_org and activity rows
+ * of every statement (a lookup, an INSERT OR IGNORE, each a B-tree search)
+ * although a run has a few hundred activities and its learners come back
+ * statement after statement. The store remembers, per handle, the agents
+ * (IFI, id, name, the org last linked) and the activity IRIs it has looked
+ * up or written, in two direct-mapped tables of fixed size (a new key
+ * evicts the slot's old one), so memory does not grow with the input.
+ *
+ * A slot is only believed inside a transaction (store_begin): a rollback
+ * clears the cache (a rolled-back row must not stay "known"), and so does a
+ * failed commit, a put outside a transaction, a transaction SQLite ended on
+ * its own (an error), and another connection's commit (PRAGMA data_version
+ * at BEGIN: another writer may have renamed an agent). Clearing is a new
+ * generation, not a memset.
+ */
+#define AGENT_SLOTS 16384 /* a power of two */
+#define ACTIVITY_SLOTS 2048
+#define SLOT_TEXT 192     /* longer keys are not cached */
+
+enum { NAME_UNKNOWN, NAME_NULL, NAME_TEXT };
+
+struct agent_slot {
+	unsigned gen;
+	unsigned char name_state; /* NAME_*: what the agent row's name is */
+	uint16_t key_len;
+	int64_t id, org_id;       /* org_id: linked in agent_org, -1 if not known */
+	char text[SLOT_TEXT];     /* the IFI key, NUL, the name (NAME_TEXT), NUL */
+};
+
+struct activity_slot {
+	unsigned gen;
+	char iri[SLOT_TEXT];
+};
+
+static uint64_t cache_hash(const char *key, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ (unsigned char)key[i]) * 1099511628211ULL;
+	return h ^ (h >> 29);
+}
+
+static void cache_clear(struct store *s)
+{
+	if (++s->cache_gen == 0) {
+		/* Wrapped: old generations could come back to life. */
+		if (s->agents)
+			memset(s->agents, 0, AGENT_SLOTS * sizeof(*s->agents));
+		if (s->activities)
+			memset(s->activities, 0, ACTIVITY_SLOTS * sizeof(*s->activities));
+		s->cache_gen = 1;
+	}
+}
+
+static int64_t data_version(struct store *s)
+{
+	sqlite3_stmt *q = query(s, NULL, Q_DATA_VERSION);
+	int64_t v = -1;
+
+	if (q && sqlite3_step(q) == SQLITE_ROW)
+		v = sqlite3_column_int64(q, 0);
+	if (q)
+		sqlite3_reset(q);
+	return v;
+}
+
+/* At BEGIN: forget everything if another connection committed since. */
+static void cache_check(struct store *s)
+{
+	int64_t v;
+
+	if (!s->agents && !s->activities)
+		return;
+	v = data_version(s);
+	if (v < 0 || v != s->data_version)
+		cache_clear(s);
+	s->data_version = v;
+}
+
+/* Whether the cache may be used for the put under way (clears it if not). */
+static int cache_usable(struct store *s)
+{
+	if (s->in_transaction && !sqlite3_get_autocommit(s->db)) {
+		if (!s->agents && !s->activities) {
+			/* First use: allocation failure only means no cache. */
+			s->agents = calloc(AGENT_SLOTS, sizeof(*s->agents));
+			s->activities = calloc(ACTIVITY_SLOTS, sizeof(*s->activities));
+			if (s->cache_gen == 0)
+				s->cache_gen = 1;
+			s->data_version = data_version(s);
+		}
+		return 1;
+	}
+	cache_clear(s);
+	return 0;
+}
+
+static struct agent_slot *agent_slot(struct store *s, const char *key, size_t len)
+{
+	return s->agents ? &s->agents[cache_hash(key, len) & (AGENT_SLOTS - 1)] : NULL;
+}
+
+static int agent_slot_holds(const struct store *s, const struct agent_slot *a, const char *key,
+			    size_t len)
+{
+	return a && a->gen == s->cache_gen && a->key_len == len && memcmp(a->text, key, len) == 0;
+}
+
+static void agent_slot_set(struct store *s, struct agent_slot *a, const char *key, size_t len,
+			   int64_t id, int name_state, const char *name)
+{
+	size_t name_len = name_state == NAME_TEXT ? strlen(name) : 0;
+
+	if (!a)
+		return;
+	if (len + 1 + name_len + 1 > SLOT_TEXT) {
+		a->gen = 0;
+		return;
+	}
+	memcpy(a->text, key, len);
+	a->text[len] = '\0';
+	if (name_state == NAME_TEXT)
+		memcpy(a->text + len + 1, name, name_len + 1);
+	a->key_len = (uint16_t)len;
+	a->name_state = (unsigned char)name_state;
+	a->id = id;
+	a->org_id = -1;
+	a->gen = s->cache_gen;
+}
+
+/*
+ * The agent row for the actor's IFI, made if new; 0 when the actor has no IFI.
+ * *slot is the actor's cache slot (NULL if none), holding the actor once this
+ * returns 0 with an id.
+ */
+static int agent_id(struct store *s, struct lr_error *err, const json_t *actor, int cache,
+		    int64_t *out_id, struct agent_slot **slot)
 {
 	char key[IFI_MAX];
 	const json_t *name_j = json_object_get(actor, "name");
 	const char *name = json_is_string(name_j) ? json_string_value(name_j) : NULL;
 	const char *account_name = NULL;
+	struct agent_slot *a = NULL;
+	size_t key_len;
 	sqlite3_stmt *q;
 	int rc;
 
 	*out_id = 0;
+	*slot = NULL;
 	rc = ifi_key(key, sizeof(key), actor);
 	if (rc == LR_ENOTFOUND)
 		return 0;
 	if (rc != 0)
 		return lr_error_set(err, rc == LR_ELIMIT ? LR_EINVAL : rc,
 				    "the actor's identifier is malformed or too long");
+	key_len = strlen(key);
+	if (cache && (a = agent_slot(s, key, key_len)) && agent_slot_holds(s, a, key, key_len) &&
+	    (!name || (a->name_state == NAME_TEXT && strcmp(a->text + key_len + 1, name) == 0))) {
+		*out_id = a->id;
+		*slot = a;
+		return 0;
+	}
 	if (!(q = query(s, err, Q_AGENT_GET)))
 		return err->code;
 	bind_text(q, 1, name);
@@ -1191,14 +1356,22 @@ static int agent_id(struct store *s, struct lr_error *err, const json_t *actor, 
 		int same_name = sqlite3_column_int(q, 1);
 		*out_id = sqlite3_column_int64(q, 0);
 		sqlite3_reset(q);
-		if (same_name || !name)
+		if (same_name || !name) {
+			agent_slot_set(s, a, key, key_len, *out_id,
+				       !same_name ? NAME_UNKNOWN : name ? NAME_TEXT : NAME_NULL, name);
+			*slot = a && a->gen == s->cache_gen ? a : NULL;
 			return 0;
+		}
 		/* The latest name seen wins: people change names, exports fix typos. */
 		if (!(q = query(s, err, Q_AGENT_NAME)))
 			return err->code;
 		bind_text(q, 1, name);
 		sqlite3_bind_int64(q, 2, *out_id);
-		return run_done(s, err, q, "updating an agent");
+		if ((rc = run_done(s, err, q, "updating an agent")) != 0)
+			return rc;
+		agent_slot_set(s, a, key, key_len, *out_id, NAME_TEXT, name);
+		*slot = a && a->gen == s->cache_gen ? a : NULL;
+		return 0;
 	}
 	sqlite3_reset(q);
 	if (rc != SQLITE_DONE)
@@ -1213,8 +1386,11 @@ static int agent_id(struct store *s, struct lr_error *err, const json_t *actor, 
 	bind_text(q, 2, account_name);
 	bind_text(q, 3, name);
 	rc = run_done(s, err, q, "adding an agent");
-	if (rc == 0)
+	if (rc == 0) {
 		*out_id = sqlite3_last_insert_rowid(s->db);
+		agent_slot_set(s, a, key, key_len, *out_id, name ? NAME_TEXT : NAME_NULL, name);
+		*slot = a && a->gen == s->cache_gen ? a : NULL;
+	}
 	return rc;
 }
 
@@ -1240,24 +1416,40 @@ static const char *langmap_pick(const json_t *map)
 	return NULL;
 }
 
-static int remember_activity(struct store *s, struct lr_error *err, const json_t *object)
+/* The activity's row, if it has a name or type and none is stored (a stored row is kept). */
+static int remember_activity(struct store *s, struct lr_error *err, const json_t *object, int cache)
 {
 	const json_t *def = json_object_get(object, "definition");
-	const char *name, *type;
+	const char *name, *type, *iri;
+	struct activity_slot *a = NULL;
+	size_t len = 0;
 	sqlite3_stmt *q;
+	int rc;
 
 	if (!json_is_object(def))
 		return 0;
+	iri = json_string_value(json_object_get(object, "id"));
+	if (cache && iri && s->activities && (len = strlen(iri)) < SLOT_TEXT) {
+		a = &s->activities[cache_hash(iri, len) & (ACTIVITY_SLOTS - 1)];
+		/* INSERT OR IGNORE of a stored IRI changes nothing. */
+		if (a->gen == s->cache_gen && strcmp(a->iri, iri) == 0)
+			return 0;
+	}
 	name = langmap_pick(json_object_get(def, "name"));
 	type = json_string_value(json_object_get(def, "type"));
 	if (!name && !type)
 		return 0;
 	if (!(q = query(s, err, Q_ACTIVITY_ADD)))
 		return err->code;
-	bind_text(q, 1, json_string_value(json_object_get(object, "id")));
+	bind_text(q, 1, iri);
 	bind_text(q, 2, name);
 	bind_text(q, 3, type);
-	return run_done(s, err, q, "recording an activity");
+	rc = run_done(s, err, q, "recording an activity");
+	if (rc == 0 && a) {
+		memcpy(a->iri, iri, len + 1);
+		a->gen = s->cache_gen;
+	}
+	return rc;
 }
 
 /* 0 if id is new, STORE_DUPLICATE if stored with the same digest, LR_ECONFLICT otherwise. */
@@ -1579,9 +1771,10 @@ int store_put_statement_raw(struct store *s, struct lr_error *err, json_t *state
 	char id[UUID_STR_LEN + 1];
 	char voids[UUID_STR_LEN + 1];
 	struct xapi_facts f;
+	struct agent_slot *slot = NULL;
 	int64_t actor = 0, stored_ms;
 	sqlite3_stmt *q;
-	int rc, outcome = -1;
+	int rc, outcome = -1, cache;
 
 	*out_outcome = 0;
 	if (!(src->xapi_flags & XAPI_VALIDATED) &&
@@ -1622,19 +1815,24 @@ int store_put_statement_raw(struct store *s, struct lr_error *err, json_t *state
 			return lr_error_set(err, LR_ENOMEM, "out of memory completing a statement");
 		xapi_facts(&f, statement); /* the object may have moved */
 	}
-	if (f.actor && (rc = agent_id(s, err, f.actor, &actor)) != 0)
-		return rc;
-	if (actor > 0) {
-		if (!(q = query(s, err, Q_AGENT_ORG)))
-			return err->code;
+	cache = cache_usable(s);
+	if (f.actor && (rc = agent_id(s, err, f.actor, cache, &actor, &slot)) != 0)
+		goto fail;
+	if (actor > 0 && !(slot && slot->org_id == src->org_id)) {
+		if (!(q = query(s, err, Q_AGENT_ORG))) {
+			rc = err->code;
+			goto fail;
+		}
 		sqlite3_bind_int64(q, 1, actor);
 		sqlite3_bind_int64(q, 2, src->org_id);
 		if ((rc = run_done(s, err, q, "linking an agent to its org")) != 0)
-			return rc;
+			goto fail;
+		if (slot)
+			slot->org_id = src->org_id;
 	}
 	if (f.object_type && strcmp(f.object_type, "Activity") == 0 &&
-	    (rc = remember_activity(s, err, json_object_get(statement, "object"))) != 0)
-		return rc;
+	    (rc = remember_activity(s, err, json_object_get(statement, "object"), cache)) != 0)
+		goto fail;
 
 	if (strcmp(f.verb_id, "http://adlnet.gov/expapi/verbs/passed") == 0 || f.success == 1)
 		outcome = 1;
@@ -1682,6 +1880,10 @@ int store_put_statement_raw(struct store *s, struct lr_error *err, json_t *state
 		return lr_error_set(err, LR_EDB, "storing statement %s: constraint failed", id);
 	if (rc == 0)
 		*out_outcome = STORE_NEW;
+	return rc;
+fail:
+	/* SQLite may have ended the transaction itself: trust nothing cached. */
+	cache_clear(s);
 	return rc;
 }
 

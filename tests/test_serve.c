@@ -142,6 +142,20 @@ int main(void)
 			  NULL, 1, &a), 200);
 	CHECK(strstr(a.body, "\"stored\"") != NULL);
 	CHECK_INT(request(h, "GET", "/nowhere", NULL, 1, &a), 404);
+	/* Two statements of a batch with one id (in any case): the first pair is named. */
+#define BATCH_ST(id) "{\"id\":\"" id "\",\"actor\":{\"mbox\":\"mailto:b@example.org\"}," \
+		     "\"verb\":{\"id\":\"http://adlnet.gov/expapi/verbs/completed\"}," \
+		     "\"object\":{\"id\":\"http://example.org/course\"}}"
+	CHECK_INT(request(h, "POST", "/statements",
+			  "[" BATCH_ST("1e0d2bb0-7f0e-4b7e-8a53-0d3c1c9f0a01") ","
+			  BATCH_ST("2e0d2bb0-7f0e-4b7e-8a53-0d3c1c9f0a01") ","
+			  BATCH_ST("3e0d2bb0-7f0e-4b7e-8a53-0d3c1c9f0a01") ","
+			  BATCH_ST("2E0D2BB0-7F0E-4B7E-8A53-0D3C1C9F0A01") ","
+			  BATCH_ST("1e0d2bb0-7f0e-4b7e-8a53-0d3c1c9f0a01") "]", 1, &a), 400);
+	CHECK_MSG(strstr(a.body, "statements 1 and 3 have the same id 2E0D2BB0-7F0E-4B7E-8A53-0D3C1C9F0A01")
+		  != NULL, "%s", a.body);
+	CHECK_INT(request(h, "GET", "/statements?statementId=1e0d2bb0-7f0e-4b7e-8a53-0d3c1c9f0a01",
+			  NULL, 1, &a), 404);
 
 	test_current = "concurrent clients";
 	for (i = 0; i < CLIENTS; i++)

@@ -468,6 +468,81 @@ static void test_csv_writer(void)
 	free(buf);
 }
 
+/* One integer from a query on a second connection (-1 if no row). */
+static long long other_int(const char *sql)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *q = NULL;
+	long long v = -1;
+
+	if (sqlite3_open(path, &db) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+		v = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return v;
+}
+
+static void put_in_transaction(int64_t org_id, const char *org, const char *json, int commit)
+{
+	struct lr_error err;
+
+	lr_error_clear(&err);
+	CHECK_INT(store_begin(store, &err), 0);
+	put(org_id, org, json);
+	if (commit)
+		CHECK_INT(store_commit(store, &err), 0);
+	else
+		store_rollback(store);
+}
+
+#define CACHE_ST(id, who, name, act) \
+	"{\"id\": \"" id "\", \"actor\": {\"mbox\": \"mailto:" who "\", \"name\": \"" name "\"}," \
+	" \"verb\": {\"id\": \"" V "experienced\"}," \
+	" \"object\": {\"id\": \"" act "\", \"definition\": {\"name\": {\"en\": \"Part\"}}}}"
+
+/* The agents and activities the store remembers never outlive a rollback or another writer. */
+static void test_row_cache(void)
+{
+	sqlite3 *db = NULL;
+
+	fresh();
+	put_in_transaction(org_a, "org-a", CACHE_ST("c0000000-0000-4000-8000-000000000001", "kept@x.org",
+						    "Kim", "http://example.org/act/kept"), 1);
+	/* Rolled back: the new agent, its org link and the new activity are gone... */
+	put_in_transaction(org_a, "org-a", CACHE_ST("c0000000-0000-4000-8000-000000000002", "gone@x.org",
+						    "Gus", "http://example.org/act/gone"), 0);
+	CHECK_INT(other_int("SELECT count(*) FROM agent WHERE ifi LIKE '%gone@x.org'"), 0);
+	/* ... and are written again by the next statement that has them. */
+	put_in_transaction(org_a, "org-a", CACHE_ST("c0000000-0000-4000-8000-000000000003", "gone@x.org",
+						    "Gus", "http://example.org/act/gone"), 1);
+	CHECK_INT(other_int("SELECT count(*) FROM statement s JOIN agent a ON a.id = s.actor_id"
+			    " WHERE s.id = 'c0000000-0000-4000-8000-000000000003'"
+			    " AND a.ifi LIKE '%gone@x.org'"), 1);
+	CHECK_INT(other_int("SELECT count(*) FROM agent_org o JOIN agent a ON a.id = o.agent_id"
+			    " WHERE a.ifi LIKE '%gone@x.org'"), 1);
+	CHECK_INT(other_int("SELECT count(*) FROM activity WHERE iri = 'http://example.org/act/gone'"), 1);
+	/* A known agent in another org is linked to it too. */
+	put_in_transaction(org_b, "org-b", CACHE_ST("c0000000-0000-4000-8000-000000000004", "kept@x.org",
+						    "Kim", "http://example.org/act/kept"), 1);
+	CHECK_INT(other_int("SELECT count(*) FROM agent_org o JOIN agent a ON a.id = o.agent_id"
+			    " WHERE a.ifi LIKE '%kept@x.org'"), 2);
+	/* Another writer renames the agent: the latest name seen still wins. */
+	if (sqlite3_open(path, &db) == SQLITE_OK)
+		sqlite3_exec(db, "UPDATE agent SET name = 'Zed' WHERE ifi LIKE '%kept@x.org'", NULL, NULL,
+			     NULL);
+	sqlite3_close(db);
+	put_in_transaction(org_a, "org-a", CACHE_ST("c0000000-0000-4000-8000-000000000005", "kept@x.org",
+						    "Kim", "http://example.org/act/kept"), 1);
+	CHECK_INT(other_int("SELECT count(*) FROM agent WHERE ifi LIKE '%kept@x.org' AND name = 'Kim'"),
+		  1);
+	/* And a name change of its own is written. */
+	put_in_transaction(org_a, "org-a", CACHE_ST("c0000000-0000-4000-8000-000000000006", "kept@x.org",
+						    "Kimberley", "http://example.org/act/kept"), 1);
+	CHECK_INT(other_int("SELECT count(*) FROM agent WHERE ifi LIKE '%kept@x.org'"
+			    " AND name = 'Kimberley'"), 1);
+}
+
 int main(void)
 {
 	RUN(test_ids_and_duplicates);
@@ -479,6 +554,7 @@ int main(void)
 	RUN(test_aliases);
 	RUN(test_versions);
 	RUN(test_csv_writer);
+	RUN(test_row_cache);
 	if (store)
 		store_close(store);
 	unlink(path);
