@@ -110,7 +110,7 @@ check: deps
 	@$(MAKE) --no-print-directory -j2 BUILD=build SANITIZE= tests-build
 	@$(MAKE) --no-print-directory -j2 BUILD=build-san SANITIZE=address,undefined OPT="-O1 -g" tests-build
 	@$(MAKE) --no-print-directory -j2 $(FUZZ_BUILD_ARGS) fuzz-build
-	@FUZZ_SECONDS=$(FUZZ_CHECK_SECONDS) sh tests/check.sh 'build-san' '--valgrind build build build-fuzz'
+	@FUZZ_SECONDS=$(FUZZ_CHECK_SECONDS) sh tests/check.sh 'build-san build-fuzz' '--valgrind build build'
 
 # Only the plain build's tests (quicker while working).
 check-fast: tests-build

@@ -5,7 +5,7 @@
 #   sh tests/check.sh 'LANE 1 ARGS' 'LANE 2 ARGS'
 #
 # Each lane is one tests/run.sh with those arguments (for example
-# 'build-san' and '--valgrind build build build-fuzz'). Most tests are
+# 'build-san build-fuzz' and '--valgrind build build'). Most tests are
 # single-threaded, so two lanes take about half the time of one.
 set -u
 cd "$(dirname "$0")/.." || exit 1
