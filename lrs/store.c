@@ -204,7 +204,7 @@ static const char *const migrations[] = {
 	"DROP INDEX statement_voids;"
 	"CREATE INDEX statement_voids ON statement(voids, org_id) WHERE voids IS NOT NULL;",
 	/*
-	 * The denominators of the coverage reports (lrs/workforce.h): an org's
+	 * 6: the denominators of the coverage reports (lrs/workforce.h): an org's
 	 * sector, and its headcount and frontline headcount as of dates (a
 	 * report uses the latest on or before its date; NULL: not given then).
 	 */
@@ -217,13 +217,13 @@ static const char *const migrations[] = {
 	"  set_at TEXT NOT NULL,"
 	"  PRIMARY KEY(org_id, as_of)) WITHOUT ROWID;",
 	/*
-	 * The runs a nightly run is made of (one per inbox org, one per remote
+	 * 7: the runs a nightly run is made of (one per inbox org, one per remote
 	 * source pulled) name it as their parent, for `lrhub runs show`.
 	 */
 	"ALTER TABLE run ADD COLUMN parent_id INTEGER REFERENCES run(id);"
 	"CREATE INDEX run_parent ON run(parent_id) WHERE parent_id IS NOT NULL;",
 	/*
-	 * Remote LRS sources (ingest/pull.h): where to pull an org's statements
+	 * 8: remote LRS sources (ingest/pull.h): where to pull an org's statements
 	 * from, the PATH of the file holding the password (never the password),
 	 * the cursor (the newest remote "stored" committed) and how the last
 	 * pull went.
@@ -242,7 +242,7 @@ static const char *const migrations[] = {
 	"  last_error TEXT,"
 	"  created_at TEXT NOT NULL) WITHOUT ROWID;",
 	/*
-	 * Faster ingest (docs/performance.md). statement.raw_sha is the SHA-256
+	 * 9: faster ingest (docs/performance.md). statement.raw_sha is the SHA-256
 	 * of a statement's own bytes as read from a file, so that reading the
 	 * same file again knows each duplicate without parsing it. The verb,
 	 * actor and registration indexes go: no query uses them (the statement
