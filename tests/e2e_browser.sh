@@ -26,18 +26,7 @@ OUT=${LRHUB_BUILD:-$T}/test-output/e2e_browser
 rm -rf "$OUT"
 mkdir -p "$OUT"
 
-DEMO=${LRHUB_ROOT:-.}/demo
-setup_store() {
-	$L init >/dev/null &&
-	$L org add north-trust --name "North NHS Foundation Trust" >/dev/null &&
-	$L org add county-council --name "County Council" --timezone Europe/London >/dev/null &&
-	$L org import "$DEMO/orgs.csv" >/dev/null 2>&1 &&
-	$L course add mecc --title "Making Every Contact Count" >/dev/null &&
-	$L course alias mecc --key https://elearning.example.org/courses/mecc-intro >/dev/null &&
-	$L course alias mecc --org county-council \
-		--key "https://moodle.county.gov.uk/mod/scorm/view.php?id=311" >/dev/null
-}
-check_exit 0 "setup" setup_store
+check_exit 0 "setup" demo_store_setup
 check_exit 0 "ingest north-trust" $L ingest --org north-trust "$DEMO/north-trust"
 # An admin of the council: it reads the dashboard and uploads the council's export.
 check_exit 0 "credential" sh -c "$L credential add county-council --scope admin >'$T/admin'"
@@ -45,7 +34,7 @@ KEY=$(sed -n 's/^key: //p' "$T/admin")
 SECRET=$(sed -n 's/^secret: //p' "$T/admin")
 cp "$DEMO/county-council/moodle-xapi-2025-03.jsonl" "$T/council-march.jsonl"
 # What the CLI makes of the same file, in a store set up the same way.
-(export LRHUB_DB="$T/cli.db" && setup_store && $L ingest --org county-council --json "$T/council-march.jsonl" >"$T/cli.json" 2>/dev/null)
+(export LRHUB_DB="$T/cli.db" && demo_store_setup && $L ingest --org county-council --json "$T/council-march.jsonl" >"$T/cli.json" 2>/dev/null)
 
 $L serve --listen 127.0.0.1:0 >"$T/serve.out" 2>"$T/serve.err" &
 server_pid=$!

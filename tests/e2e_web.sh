@@ -22,18 +22,7 @@ status() { cat "$T/status"; }
 header() { tr -d '\r' <"$T/headers" | sed -n "s/^$1: //Ip" | tail -n 1; }
 check_status() { check_eq "$1" "$(status)" "$2"; }
 
-DEMO=${LRHUB_ROOT:-.}/demo
-setup_store() { # the demo's orgs, headcounts and course
-	$L init >/dev/null &&
-	$L org add north-trust --name "North NHS Foundation Trust" >/dev/null &&
-	$L org add county-council --name "County Council" --timezone Europe/London >/dev/null &&
-	$L org import "$DEMO/orgs.csv" >/dev/null 2>&1 &&
-	$L course add mecc --title "Making Every Contact Count" >/dev/null &&
-	$L course alias mecc --key https://elearning.example.org/courses/mecc-intro >/dev/null &&
-	$L course alias mecc --org county-council \
-		--key "https://moodle.county.gov.uk/mod/scorm/view.php?id=311" >/dev/null
-}
-check_exit 0 "setup" setup_store
+check_exit 0 "setup" demo_store_setup
 check_exit 0 "ingest north-trust" $L ingest --org north-trust "$DEMO/north-trust"
 check_exit 0 "credential admin" sh -c "$L credential add north-trust --scope admin >'$T/admin'"
 check_exit 0 "credential eval" sh -c "$L credential add county-council --scope read-all >'$T/eval'"
@@ -136,7 +125,7 @@ check_status "upload form: read-all" 403
 
 # ---- the upload: the same counts as lrhub ingest ----
 cp "$DEMO/county-council/moodle-xapi-2025-03.jsonl" "$T/export.jsonl"
-(export LRHUB_DB="$T/other.db" && setup_store && $L ingest --org county-council --json "$T/export.jsonl" >"$T/cli-ingest.json" 2>/dev/null)
+(export LRHUB_DB="$T/other.db" && demo_store_setup && $L ingest --org county-council --json "$T/export.jsonl" >"$T/cli-ingest.json" 2>/dev/null)
 get cc /uploads -F "file=@$T/export.jsonl"
 check_status "upload" 200
 check_eq "upload type" "$(header Content-Type)" "application/json"

@@ -73,3 +73,17 @@ stop_server() {
 		server_pid=
 	fi
 }
+
+# The demo's orgs, headcounts and course in the store at $LRHUB_DB (its
+# exports are in $DEMO); the web tests ingest them through the server.
+DEMO=${LRHUB_ROOT:-.}/demo
+demo_store_setup() {
+	$L init >/dev/null &&
+	$L org add north-trust --name "North NHS Foundation Trust" >/dev/null &&
+	$L org add county-council --name "County Council" --timezone Europe/London >/dev/null &&
+	$L org import "$DEMO/orgs.csv" >/dev/null 2>&1 &&
+	$L course add mecc --title "Making Every Contact Count" >/dev/null &&
+	$L course alias mecc --key https://elearning.example.org/courses/mecc-intro >/dev/null &&
+	$L course alias mecc --org county-council \
+		--key "https://moodle.county.gov.uk/mod/scorm/view.php?id=311" >/dev/null
+}
