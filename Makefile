@@ -72,6 +72,10 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/liblrhub.a
 $(BUILD)/tests/test_fuzz: $(BUILD)/tests/test_fuzz.o $(BUILD)/fuzz/targets.o $(BUILD)/liblrhub.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# The fast JSON parser's test compares trees as its fuzz target does.
+$(BUILD)/tests/test_jsonfast: $(BUILD)/tests/test_jsonfast.o $(BUILD)/fuzz/targets.o $(BUILD)/liblrhub.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
 # Fails the Nth allocation of lrhub's own code (and, through their hooks, of
 # jansson, SQLite, libxml2 and OpenSSL) during an ingest; see the test.
 ALLOC_WRAP = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=strndup
@@ -82,7 +86,7 @@ $(BUILD)/tests/test_allocfail: $(BUILD)/tests/test_allocfail.o $(BUILD)/liblrhub
 # each target with clang (ASan+UBSan) in build-fuzz and runs it for that long,
 # keeping what it finds in fuzz/corpus/<target>/ (see fuzz/run.sh and
 # docs/security.md). make check runs each for FUZZ_CHECK_SECONDS.
-FUZZ_TARGETS = xapi jsonstream csv adapter manifest zip query multipart
+FUZZ_TARGETS = xapi jsonstream csv adapter manifest zip query multipart jsonfast
 FUZZ_SECONDS ?= 60
 FUZZ_CHECK_SECONDS ?= 10
 FUZZ_CC ?= clang

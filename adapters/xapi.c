@@ -9,6 +9,7 @@
 #include "adapters/xapi.h"
 #include "adapters/jsonstream.h"
 #include "lrs/error.h"
+#include "lrs/jsonfast.h"
 #include "lrs/jsonmem.h"
 #include "lrs/uuid.h"
 #include "lrs/xapi.h"
@@ -186,7 +187,7 @@ static int read_next(struct xapi_state *st, struct adapter_item *item, struct lr
 		return 1;
 	}
 	jsonmem_clear();
-	value = json_loadb(rec.text, rec.len, JSON_REJECT_DUPLICATES, &jerr);
+	value = jsonfast_loadb(rec.text, rec.len, JSON_REJECT_DUPLICATES, &jerr);
 	if (jsonmem_failed() || (!value && json_error_code(&jerr) == json_error_out_of_memory)) {
 		json_decref(value);
 		return lr_error_set(err, LR_ENOMEM, "out of memory reading record %ld", rec.index);

@@ -49,6 +49,7 @@ seeds() {
 	case $1 in
 	xapi) echo fixtures/xapi/valid fixtures/xapi/invalid ;;
 	jsonstream) echo fixtures/jsonstream ;;
+	jsonfast) echo fixtures/xapi fixtures/jsonstream "$shared/corpus/xapi" ;;
 	csv) echo fixtures/multiorg fixtures/totara fixtures/moodle-track ;;
 	adapter)
 		mkdir -p "$tmp/seeds-adapter"

@@ -54,4 +54,17 @@ int fuzz_query_one(const uint8_t *data, size_t size);
  */
 int fuzz_multipart_one(const uint8_t *data, size_t size);
 
+/*
+ * The fast JSON parser (lrs/jsonfast.h) against jansson's json_loadb, with
+ * flags 0 and JSON_REJECT_DUPLICATES: the fast path takes what jansson
+ * accepts (except text holding a NUL byte, which it leaves to jansson) and
+ * builds the same tree (types, values bit for bit, member order);
+ * jsonfast_loadb returns the same tree or leaves the same error.
+ */
+int fuzz_jsonfast_one(const uint8_t *data, size_t size);
+
+/* 1 if a and b are the same JSON tree: types, values (reals bit for bit), member order. */
+struct json_t;
+int fuzz_same_json(struct json_t *a, struct json_t *b);
+
 #endif

@@ -12,6 +12,7 @@
 #include "adapters/adapter.h"
 #include "adapters/xapi.h"
 #include "lrs/error.h"
+#include "lrs/jsonfast.h"
 #include "lrs/store.h"
 #include "lrs/xapi.h"
 #include "lrs/xtime.h"
@@ -762,7 +763,7 @@ static int store_page(struct pull *p, struct lr_error *err, const char *url, lon
 	*out_more = NULL;
 	memset(&counts, 0, sizeof(counts));
 	url_for_message(where, sizeof(where), url);
-	doc = json_loadb(p->body.data ? p->body.data : "", p->body.len, 0, &jerr);
+	doc = jsonfast_loadb(p->body.data ? p->body.data : "", p->body.len, 0, &jerr);
 	if (!doc || !json_is_object(doc) || !json_is_array(json_object_get(doc, "statements"))) {
 		rc = lr_error_set(err, LR_EFORMAT,
 				  "source %s: GET %s: the answer is not an xAPI StatementResult%s%s",

@@ -15,6 +15,7 @@
 #include "http.h"
 #include "identity.h"
 #include "ifi.h"
+#include "jsonfast.h"
 #include "statements_api.h"
 #include "store.h"
 #include "upload.h"
@@ -203,7 +204,8 @@ static void handle_activities(const struct http_request *req, struct http_respon
 		json_t *defs = json_array();
 		size_t i;
 		while (defs && sqlite3_step(q) == SQLITE_ROW) {
-			json_t *d = json_loads((const char *)sqlite3_column_text(q, 0), 0, NULL);
+			const char *text = (const char *)sqlite3_column_text(q, 0);
+			json_t *d = text ? jsonfast_loadb(text, strlen(text), 0, NULL) : NULL;
 			if (json_is_object(d))
 				json_array_insert_new(defs, 0, d);
 			else

@@ -19,6 +19,7 @@
 #include "hash.h"
 #include "http.h"
 #include "ifi.h"
+#include "jsonfast.h"
 #include "store.h"
 #include "uuid.h"
 #include "xapi.h"
@@ -48,6 +49,12 @@
 static void context_arrays(json_t *st);
 
 /* ---- small helpers ---- */
+
+/* The stored statement text of a column as a new tree (json_loads of it), or NULL. */
+static json_t *load_stored(const unsigned char *text)
+{
+	return text ? jsonfast_loadb((const char *)text, strlen((const char *)text), 0, NULL) : NULL;
+}
 
 static int is_uuid(const char *text)
 {
@@ -755,7 +762,7 @@ static int put_statements(const struct http_request *req, struct http_response *
 	} else if (!http_type_is(content_type, "application/json")) {
 		return http_error(resp, 400, "statements must be sent as application/json or multipart/mixed");
 	}
-	doc = json_loadb(json_text, json_len, JSON_REJECT_DUPLICATES, &jerr);
+	doc = jsonfast_loadb(json_text, json_len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!doc) {
 		rc = http_error(resp, 400, "not valid JSON: %s (line %d)", jerr.text, jerr.line);
 		goto out;
@@ -1302,7 +1309,7 @@ static void get_one(const struct http_request *req, struct http_response *resp, 
 		goto out;
 	}
 	stored = sqlite3_column_int64(q, 2);
-	st = json_loads((const char *)sqlite3_column_text(q, 0), 0, NULL);
+	st = load_stored(sqlite3_column_text(q, 0));
 	if (!st) {
 		http_error(resp, 500, "a stored statement is not valid JSON");
 		goto out;
@@ -1356,7 +1363,7 @@ static json_t *load_target(struct store *s, sqlite3_stmt **q, const json_t *st)
 	uuid_normalize(norm, id);
 	sqlite3_bind_text(*q, 1, norm, -1, SQLITE_TRANSIENT);
 	if (sqlite3_step(*q) == SQLITE_ROW)
-		target = json_loads((const char *)sqlite3_column_text(*q, 0), 0, NULL);
+		target = load_stored(sqlite3_column_text(*q, 0));
 	sqlite3_reset(*q);
 	return target;
 }
@@ -1425,7 +1432,7 @@ static void get_many(const struct http_request *req, struct http_response *resp,
 		goto out;
 	}
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		json_t *st = json_loads((const char *)sqlite3_column_text(q, 1), 0, NULL);
+		json_t *st = load_stored(sqlite3_column_text(q, 1));
 		int keep = st != NULL;
 
 		if (keep && !content_matches(st, &qy)) {

@@ -224,6 +224,17 @@ static void test_query(void)
 	replay_regressions(fuzz_query_one, "query");
 }
 
+static void test_jsonfast(void)
+{
+	long before = files_run;
+
+	replay(fuzz_jsonfast_one, "fixtures", json_files, 1);
+	replay(fuzz_jsonfast_one, "../shared/corpus/xapi", json_files, 1);
+	replay(fuzz_jsonfast_one, "fuzz/corpus/jsonfast", any_file, 0);
+	CHECK(files_run - before > ENOUGH(300));
+	replay_regressions(fuzz_jsonfast_one, "jsonfast");
+}
+
 static void test_multipart(void)
 {
 	long before = files_run;
@@ -244,6 +255,7 @@ int main(void)
 	RUN(test_zip);
 	RUN(test_query);
 	RUN(test_multipart);
+	RUN(test_jsonfast);
 	replay_regressions(fuzz_xapi_one, "xapi");
 	replay_regressions(fuzz_jsonstream_one, "jsonstream");
 	replay_regressions(fuzz_csv_one, "csv");
