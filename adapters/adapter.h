@@ -15,6 +15,8 @@
 #ifndef LRHUB_ADAPTER_H
 #define LRHUB_ADAPTER_H
 
+#include "lrs/xapi.h"
+
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -66,6 +68,15 @@ struct adapter_item {
 	 */
 	int checked;
 	unsigned char digest[32];
+	/*
+	 * Also set by the parser thread, with checked: the SHA-256 of raw, the
+	 * statement's xapi_facts (pointing into statement) and raw without its
+	 * white space (compact, compact_len bytes, borrowed like raw).
+	 */
+	unsigned char raw_sha[32];
+	struct xapi_facts facts;
+	const char *compact;
+	size_t compact_len;
 };
 
 struct adapter {

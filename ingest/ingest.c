@@ -315,10 +315,17 @@ static int ingest_file(struct run_state *rs, struct lr_error *err, const char *p
 			/* An xAPI record's bytes are the statement's: stored as read, not serialised again. */
 			if (ad == &adapter_xapi) {
 				/* Checked in the parser thread already, if item.checked. */
+				struct store_prepared prep = {
+					.digest = item.digest,
+					.raw_sha = item.raw_sha,
+					.facts = &item.facts,
+					.compact = item.compact,
+					.compact_len = item.compact_len,
+				};
 				src.xapi_flags = XAPI_ACCEPT_ANY | (item.checked ? XAPI_VALIDATED : 0);
 				put = store_put_statement_raw(rs->s, &rej, item.statement, item.raw,
 							      item.raw_len, &src,
-							      item.checked ? item.digest : NULL, &outcome);
+							      item.checked ? &prep : NULL, &outcome);
 			} else {
 				put = store_put_statement(rs->s, &rej, item.statement, &src, &outcome);
 			}

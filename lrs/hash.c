@@ -8,9 +8,38 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <pthread.h>
+
+/*
+ * The digests, fetched from libcrypto's providers once: EVP_sha256() in a
+ * digest call makes OpenSSL 3 look the algorithm up again each time, under a
+ * lock, which cost more than hashing a statement. If the fetch fails (out of
+ * memory), each call looks it up as before.
+ */
+static EVP_MD *sha1_md, *sha256_md;
+static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
+
+static void fetch_digests(void)
+{
+	sha1_md = EVP_MD_fetch(NULL, "SHA1", NULL);
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static const EVP_MD *md_sha1(void)
+{
+	pthread_once(&fetch_once, fetch_digests);
+	return sha1_md ? sha1_md : EVP_sha1();
+}
+
+static const EVP_MD *md_sha256(void)
+{
+	pthread_once(&fetch_once, fetch_digests);
+	return sha256_md ? sha256_md : EVP_sha256();
+}
+
 int hash_sha1(unsigned char out[HASH_SHA1_LEN], const void *data, size_t len)
 {
-	return EVP_Digest(data, len, out, NULL, EVP_sha1(), NULL) == 1 ? 0 : LR_ENOMEM;
+	return EVP_Digest(data, len, out, NULL, md_sha1(), NULL) == 1 ? 0 : LR_ENOMEM;
 }
 
 int hash_sha1_pair(unsigned char out[HASH_SHA1_LEN], const void *a, size_t a_len,
@@ -21,7 +50,7 @@ int hash_sha1_pair(unsigned char out[HASH_SHA1_LEN], const void *a, size_t a_len
 
 	if (!md)
 		return LR_ENOMEM;
-	ok = EVP_DigestInit_ex(md, EVP_sha1(), NULL) == 1 &&
+	ok = EVP_DigestInit_ex(md, md_sha1(), NULL) == 1 &&
 	     EVP_DigestUpdate(md, a, a_len) == 1 &&
 	     EVP_DigestUpdate(md, b, b_len) == 1 &&
 	     EVP_DigestFinal_ex(md, out, NULL) == 1;
@@ -31,7 +60,7 @@ int hash_sha1_pair(unsigned char out[HASH_SHA1_LEN], const void *a, size_t a_len
 
 int hash_sha256(unsigned char out[HASH_SHA256_LEN], const void *data, size_t len)
 {
-	return EVP_Digest(data, len, out, NULL, EVP_sha256(), NULL) == 1 ? 0 : LR_ENOMEM;
+	return EVP_Digest(data, len, out, NULL, md_sha256(), NULL) == 1 ? 0 : LR_ENOMEM;
 }
 
 int hash_hmac_sha256(unsigned char out[HASH_SHA256_LEN], const void *key, size_t key_len,
@@ -41,7 +70,7 @@ int hash_hmac_sha256(unsigned char out[HASH_SHA256_LEN], const void *key, size_t
 
 	if (key_len > 0x7fffffff)
 		return LR_EINVAL;
-	if (!HMAC(EVP_sha256(), key, (int)key_len, data, len, out, &out_len))
+	if (!HMAC(md_sha256(), key, (int)key_len, data, len, out, &out_len))
 		return LR_EINVAL;
 	return 0;
 }
@@ -54,7 +83,7 @@ struct hash_sha256_ctx *hash_sha256_new(void)
 
 	if (!md)
 		return NULL;
-	if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+	if (EVP_DigestInit_ex(md, md_sha256(), NULL) != 1) {
 		EVP_MD_CTX_free(md);
 		return NULL;
 	}

@@ -17,6 +17,7 @@
 #include <sqlite3.h>
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -518,6 +519,18 @@ out:
 	return rc;
 }
 
+/*
+ * Once per process, before SQLite starts: no memory statistics. With them
+ * every SQLite allocation takes a global mutex, a few hundred thousand a
+ * second during an ingest, and lrhub never reads them.
+ */
+static pthread_once_t sqlite_once = PTHREAD_ONCE_INIT;
+
+static void sqlite_setup(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int store_open(struct store **out, struct lr_error *err, const char *path, unsigned flags)
 {
 	struct store *s = NULL;
@@ -538,6 +551,7 @@ int store_open(struct store **out, struct lr_error *err, const char *path, unsig
 		if (fd >= 0)
 			close(fd);
 	}
+	pthread_once(&sqlite_once, sqlite_setup);
 	if (sqlite3_open_v2(path, &s->db, oflags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		if (!s->db) {
 			rc = lr_error_set(err, LR_ENOMEM, "out of memory opening the store");
@@ -1661,12 +1675,34 @@ static int json_plain(const char *text)
  * Saves serialising the whole statement again. Returns 0 with the text in
  * s->text, 1 when raw cannot be used (the caller serialises), or LR_ENOMEM.
  */
-static int splice_text(struct store *s, size_t *out_len, const char *raw, size_t raw_len,
-		       const char *id, int add_id, const char *stored, int add_version,
-		       const char *authority_org)
+size_t store_compact_json(char *out, const char *raw, size_t raw_len)
 {
 	size_t len = 0, i;
 	int in_string = 0;
+
+	for (i = 0; i < raw_len; i++) {
+		char c = raw[i];
+		if (in_string) {
+			out[len++] = c;
+			if (c == '\\' && i + 1 < raw_len)
+				out[len++] = raw[++i];
+			else if (c == '"')
+				in_string = 0;
+		} else if (c == '"') {
+			in_string = 1;
+			out[len++] = c;
+		} else if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+			out[len++] = c;
+		}
+	}
+	return in_string ? 0 : len;
+}
+
+static int splice_text(struct store *s, size_t *out_len, const char *raw, size_t raw_len,
+		       const struct store_prepared *prep, const char *id, int add_id,
+		       const char *stored, int add_version, const char *authority_org)
+{
+	size_t len;
 	char *t;
 
 	if (authority_org && !json_plain(authority_org))
@@ -1674,22 +1710,14 @@ static int splice_text(struct store *s, size_t *out_len, const char *raw, size_t
 	if (text_reserve(s, raw_len + 256) != 0)
 		return LR_ENOMEM;
 	t = s->text;
-	for (i = 0; i < raw_len; i++) {
-		char c = raw[i];
-		if (in_string) {
-			t[len++] = c;
-			if (c == '\\' && i + 1 < raw_len)
-				t[len++] = raw[++i];
-			else if (c == '"')
-				in_string = 0;
-		} else if (c == '"') {
-			in_string = 1;
-			t[len++] = c;
-		} else if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
-			t[len++] = c;
-		}
+	if (prep && prep->compact && prep->compact_len <= raw_len) {
+		len = prep->compact_len;
+		memcpy(t, prep->compact, len);
+	} else {
+		len = store_compact_json(t, raw, raw_len);
 	}
-	if (len < 2 || t[0] != '{' || t[len - 1] != '}' || in_string)
+	/* Not an object (or a string left open: not the JSON it parsed from): serialise instead. */
+	if (len < 2 || t[0] != '{' || t[len - 1] != '}')
 		return 1;
 	len--; /* the closing brace, written again after the additions */
 	if (add_id && (text_put(s, &len, ",\"id\":\"", 7) != 0 ||
@@ -1735,7 +1763,7 @@ int store_raw_known(struct store *s, struct lr_error *err, const char *id, const
 		 */
 		sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
 		if (sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK)
-			s->reads_left = 4096;
+			s->reads_left = 256;
 	}
 	sqlite3_bind_text(q, 1, norm, -1, SQLITE_STATIC);
 	rc = sqlite3_step(q);
@@ -1761,7 +1789,7 @@ int store_put_statement(struct store *s, struct lr_error *err, json_t *statement
 
 int store_put_statement_raw(struct store *s, struct lr_error *err, json_t *statement,
 			    const char *raw, size_t raw_len, const struct store_source *src,
-			    const unsigned char *known_digest, enum store_outcome *out_outcome)
+			    const struct store_prepared *prep, enum store_outcome *out_outcome)
 {
 	unsigned char raw_sha[32];
 	char stored_text[XTIME_MAX];
@@ -1771,6 +1799,7 @@ int store_put_statement_raw(struct store *s, struct lr_error *err, json_t *state
 	char id[UUID_STR_LEN + 1];
 	char voids[UUID_STR_LEN + 1];
 	struct xapi_facts f;
+	json_t *copy = NULL;
 	struct agent_slot *slot = NULL;
 	int64_t actor = 0, stored_ms;
 	sqlite3_stmt *q;
@@ -1780,11 +1809,14 @@ int store_put_statement_raw(struct store *s, struct lr_error *err, json_t *state
 	if (!(src->xapi_flags & XAPI_VALIDATED) &&
 	    (rc = xapi_validate(err, statement, src->xapi_flags & ~(unsigned)XAPI_VALIDATED)) != 0)
 		return rc;
-	if (known_digest)
-		memcpy(digest, known_digest, sizeof(digest));
+	if (prep && prep->digest)
+		memcpy(digest, prep->digest, sizeof(digest));
 	else if (xapi_digest(digest, statement) != 0)
 		return lr_error_set(err, LR_ENOMEM, "out of memory comparing a statement");
-	xapi_facts(&f, statement);
+	if (prep && prep->facts)
+		f = *prep->facts;
+	else
+		xapi_facts(&f, statement);
 	if (f.id) {
 		uuid_normalize(id, f.id);
 	} else if (xapi_derive_id(id, src->org_code ? src->org_code : "", digest) != 0) {
@@ -1803,16 +1835,28 @@ int store_put_statement_raw(struct store *s, struct lr_error *err, json_t *state
 		add_version = !json_object_get(statement, "version");
 		add_authority = !json_object_get(statement, "authority") && src->org_code;
 		xtime_format_ms(stored_text, stored_ms);
-		rc = splice_text(s, &json_len, raw, raw_len, id, f.id == NULL, stored_text, add_version,
-				 add_authority ? src->org_code : NULL);
+		rc = splice_text(s, &json_len, raw, raw_len, prep, id, f.id == NULL, stored_text,
+				 add_version, add_authority ? src->org_code : NULL);
 		if (rc < 0)
 			return lr_error_set(err, LR_ENOMEM, "out of memory serialising a statement");
 		spliced = rc == 0;
 	}
 	/* The spliced text has the LRS's properties already: the tree is left as it came. */
 	if (!spliced) {
-		if (set_lrs_properties(statement, id, f.id != NULL, src, stored_ms) != 0)
+		/*
+		 * A statement read from raw bytes is left as it came (its tree may
+		 * belong to another thread's arena, see lrs/jsonmem.h): a copy is
+		 * completed instead.
+		 */
+		if (raw) {
+			if (!(copy = json_deep_copy(statement)))
+				return lr_error_set(err, LR_ENOMEM, "out of memory completing a statement");
+			statement = copy;
+		}
+		if (set_lrs_properties(statement, id, f.id != NULL, src, stored_ms) != 0) {
+			json_decref(copy);
 			return lr_error_set(err, LR_ENOMEM, "out of memory completing a statement");
+		}
 		xapi_facts(&f, statement); /* the object may have moved */
 	}
 	cache = cache_usable(s);
@@ -1842,10 +1886,14 @@ int store_put_statement_raw(struct store *s, struct lr_error *err, json_t *state
 		uuid_normalize(voids, f.voided_id);
 
 	if (!spliced && (text_value(s, &json_len, statement) != 0 ||
-			 text_put(s, &json_len, "", 0) != 0))
-		return lr_error_set(err, LR_ENOMEM, "out of memory serialising a statement");
-	if (!(q = query(s, err, Q_STMT_ADD)))
-		return err->code;
+			 text_put(s, &json_len, "", 0) != 0)) {
+		rc = lr_error_set(err, LR_ENOMEM, "out of memory serialising a statement");
+		goto out;
+	}
+	if (!(q = query(s, err, Q_STMT_ADD))) {
+		rc = err->code;
+		goto out;
+	}
 	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 2, src->org_id);
 	bind_id(q, 3, src->run_id);
@@ -1871,19 +1919,24 @@ int store_put_statement_raw(struct store *s, struct lr_error *err, json_t *state
 	else if (f.object_type && strcmp(f.object_type, "Activity") == 0)
 		bind_text(q, 19, f.object_id);
 	bind_text(q, 20, src->part_key);
-	if (raw) {
+	if (raw && prep && prep->raw_sha) {
+		sqlite3_bind_blob(q, 21, prep->raw_sha, 32, SQLITE_STATIC);
+	} else if (raw) {
 		hash_sha256(raw_sha, raw, raw_len);
 		sqlite3_bind_blob(q, 21, raw_sha, 32, SQLITE_STATIC);
 	}
 	rc = run_done(s, err, q, "storing a statement");
 	if (rc == LR_EEXISTS)
-		return lr_error_set(err, LR_EDB, "storing statement %s: constraint failed", id);
-	if (rc == 0)
+		rc = lr_error_set(err, LR_EDB, "storing statement %s: constraint failed", id);
+	else if (rc == 0)
 		*out_outcome = STORE_NEW;
+out:
+	json_decref(copy);
 	return rc;
 fail:
 	/* SQLite may have ended the transaction itself: trust nothing cached. */
 	cache_clear(s);
+	json_decref(copy);
 	return rc;
 }
 

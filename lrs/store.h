@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 struct json_t;
+struct xapi_facts;
 struct lr_error;
 struct store;
 
@@ -198,20 +199,38 @@ int store_put_statement(struct store *s, struct lr_error *err, struct json_t *st
 			const struct store_source *src, enum store_outcome *out_outcome);
 
 /*
+ * What a caller already knows of a statement read from raw bytes, worked out
+ * in another thread (the xAPI adapter's parser thread) so the storing thread
+ * need not; every member is optional (NULL or 0: the store works it out).
+ */
+struct store_prepared {
+	const unsigned char *digest;      /* its xapi_digest (32 bytes); with src->xapi_flags
+					     holding XAPI_VALIDATED when it was validated already */
+	const unsigned char *raw_sha;     /* SHA-256 of raw (32 bytes) */
+	const struct xapi_facts *facts;   /* xapi_facts of the statement */
+	const char *compact;              /* raw without its white space between tokens */
+	size_t compact_len;
+};
+
+/*
  * store_put_statement for a statement read from a file: raw (borrowed,
  * raw_len bytes) is the JSON text that statement was parsed from. The stored
  * text is raw without its white space plus the properties the store adds
  * (no second serialisation), and the SHA-256 of raw is kept so that
- * store_raw_known can recognise the same bytes again; statement is then
- * left unmodified (it is modified as by store_put_statement only when raw
- * could not be used, for example when it has its own "stored"). raw NULL is
- * store_put_statement. digest, when not NULL, is the statement's
- * xapi_digest computed already (32 bytes), with src->xapi_flags holding
- * XAPI_VALIDATED when it was validated already.
+ * store_raw_known can recognise the same bytes again. statement is left
+ * unmodified (when raw cannot be used, for example when the statement has
+ * its own "stored", a copy is completed and serialised). raw NULL is
+ * store_put_statement. prep, when not NULL, says what is known already.
  */
 int store_put_statement_raw(struct store *s, struct lr_error *err, struct json_t *statement,
 			    const char *raw, size_t raw_len, const struct store_source *src,
-			    const unsigned char *digest, enum store_outcome *out_outcome);
+			    const struct store_prepared *prep, enum store_outcome *out_outcome);
+
+/*
+ * Writes raw without the white space between its tokens to out (room for
+ * raw_len bytes); its length, or 0 if raw ends inside a string.
+ */
+size_t store_compact_json(char *out, const char *raw, size_t raw_len);
 
 /*
  * 1 when the statement stored under id (as written in the record) was stored
