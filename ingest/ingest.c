@@ -499,6 +499,16 @@ int ingest_run_open(struct ingest_run **out, struct store *s, struct lr_error *e
 	if ((rc = store_run_begin(s, err, kind, run->rs.org_id, &run->rs.run_id)) != 0)
 		goto fail;
 	run->report.run_id = run->rs.run_id;
+	/*
+	 * Checkpoints in a thread of their own from now on (see
+	 * store_checkpoint_in_background); without one, the store
+	 * checkpoints as before, so a failure to start it is no failure.
+	 */
+	{
+		struct lr_error ignored;
+		lr_error_clear(&ignored);
+		store_checkpoint_in_background(s, &ignored);
+	}
 	*out = run;
 	return 0;
 fail:

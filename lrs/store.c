@@ -350,6 +350,22 @@ struct store {
 	struct activity_slot *activities;
 	unsigned cache_gen;  /* a slot counts only if it has this generation */
 	int64_t data_version; /* PRAGMA data_version when the cache was last known good */
+	struct checkpointer *ckpt; /* see store_checkpoint_in_background */
+};
+
+/*
+ * A thread with its own connection that checkpoints the WAL when a commit
+ * of the store's connection has grown it past `frames`, so that the writer
+ * does not wait for the copy and the fsyncs (see "checkpoints" below).
+ */
+struct checkpointer {
+	sqlite3 *db;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	int pending, stop;
+	int frames;          /* the WAL size (frames) that asks for a checkpoint */
+	int inline_at;       /* the WAL size at which the writer checkpoints itself */
 };
 
 static void cache_clear(struct store *s);
@@ -614,12 +630,15 @@ out:
 	return 0;
 }
 
+static void checkpointer_stop(struct store *s);
+
 void store_close(struct store *s)
 {
 	int i;
 
 	if (!s)
 		return;
+	checkpointer_stop(s);
 	for (i = 0; i < Q_COUNT; i++)
 		sqlite3_finalize(s->q[i]);
 	sqlite3_close(s->db);
@@ -627,6 +646,139 @@ void store_close(struct store *s)
 	free(s->agents);
 	free(s->activities);
 	free(s);
+}
+
+/*
+ * Checkpoints. SQLite checkpoints the WAL in the connection whose commit
+ * took it past wal_autocheckpoint: copying 32 MiB of pages into the database
+ * file and two fsyncs, in the middle of an ingest, while the parser thread
+ * waits for room. With a checkpointer, the writer's commits only signal it;
+ * it checkpoints PASSIVE (never blocking the writer) from its own connection.
+ * Should it fall far behind, the writer checkpoints itself as before.
+ */
+static void *checkpointer_main(void *arg)
+{
+	struct checkpointer *c = arg;
+
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		while (!c->pending && !c->stop)
+			pthread_cond_wait(&c->wake, &c->lock);
+		if (c->stop)
+			break;
+		c->pending = 0;
+		pthread_mutex_unlock(&c->lock);
+		sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		pthread_mutex_lock(&c->lock);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+static int wal_committed(void *ctx, sqlite3 *db, const char *name, int frames)
+{
+	struct checkpointer *c = ctx;
+
+	if (frames < c->frames) {
+		c->inline_at = 4 * c->frames; /* the WAL started again from its beginning */
+	} else if (frames >= c->inline_at) {
+		/*
+		 * The thread's checkpoints always trail the latest commit, and
+		 * the WAL starts again from its beginning only after a checkpoint
+		 * that copied everything: now and then the writer checkpoints
+		 * itself, which leaves little to copy, so that the WAL does not
+		 * grow without end. At most once per wal_autocheckpoint frames of
+		 * growth, should a reader keep it from starting again.
+		 */
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		c->inline_at = frames + c->frames;
+	} else {
+		pthread_mutex_lock(&c->lock);
+		c->pending = 1;
+		pthread_cond_signal(&c->wake);
+		pthread_mutex_unlock(&c->lock);
+	}
+	return SQLITE_OK;
+}
+
+int store_checkpoint_in_background(struct store *s, struct lr_error *err)
+{
+	const char *path = sqlite3_db_filename(s->db, "main");
+	struct checkpointer *c;
+	sqlite3_stmt *q = NULL;
+	int frames = 0;
+
+	if (s->ckpt || s->reader || !path || !path[0])
+		return 0;
+	/* Only for a WAL store that checkpoints itself now. */
+	if (sqlite3_prepare_v2(s->db, "PRAGMA wal_autocheckpoint", -1, &q, NULL) == SQLITE_OK &&
+	    sqlite3_step(q) == SQLITE_ROW)
+		frames = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	if (frames > 0 && sqlite3_prepare_v2(s->db, "PRAGMA journal_mode", -1, &q, NULL) == SQLITE_OK &&
+	    (sqlite3_step(q) != SQLITE_ROW || !sqlite3_column_text(q, 0) ||
+	     strcmp((const char *)sqlite3_column_text(q, 0), "wal") != 0))
+		frames = 0;
+	sqlite3_finalize(q);
+	if (frames <= 0 || !sqlite3_get_autocommit(s->db))
+		return 0;
+	if (!(c = calloc(1, sizeof(*c))))
+		return lr_error_set(err, LR_ENOMEM, "out of memory");
+	c->frames = frames;
+	c->inline_at = 4 * frames;
+	if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		int rc = lr_error_set(err, LR_EDB, "opening the store for checkpoints: %s",
+				      c->db ? sqlite3_errmsg(c->db) : "out of memory");
+		sqlite3_close(c->db);
+		free(c);
+		return rc;
+	}
+	sqlite3_busy_handler(c->db, busy_wait, NULL);
+	/* Its own connection must not checkpoint on close while the writer works. */
+	sqlite3_wal_autocheckpoint(c->db, 0);
+	/* A connection knows the file is in WAL mode once it has read it. */
+	sqlite3_exec(c->db, "SELECT count(*) FROM sqlite_schema", NULL, NULL, NULL);
+	if (pthread_mutex_init(&c->lock, NULL) != 0) {
+		sqlite3_close(c->db);
+		free(c);
+		return lr_error_set(err, LR_ENOMEM, "out of memory");
+	}
+	if (pthread_cond_init(&c->wake, NULL) != 0) {
+		pthread_mutex_destroy(&c->lock);
+		sqlite3_close(c->db);
+		free(c);
+		return lr_error_set(err, LR_ENOMEM, "out of memory");
+	}
+	if (pthread_create(&c->thread, NULL, checkpointer_main, c) != 0) {
+		pthread_cond_destroy(&c->wake);
+		pthread_mutex_destroy(&c->lock);
+		sqlite3_close(c->db);
+		free(c);
+		return lr_error_set(err, LR_ENOMEM, "cannot start the checkpoint thread");
+	}
+	s->ckpt = c;
+	sqlite3_wal_hook(s->db, wal_committed, c);
+	return 0;
+}
+
+static void checkpointer_stop(struct store *s)
+{
+	struct checkpointer *c = s->ckpt;
+
+	if (!c)
+		return;
+	/* Back to SQLite's own checkpoints (this also removes wal_committed). */
+	sqlite3_wal_autocheckpoint(s->db, c->frames);
+	pthread_mutex_lock(&c->lock);
+	c->stop = 1;
+	pthread_cond_signal(&c->wake);
+	pthread_mutex_unlock(&c->lock);
+	pthread_join(c->thread, NULL);
+	pthread_cond_destroy(&c->wake);
+	pthread_mutex_destroy(&c->lock);
+	sqlite3_close(c->db);
+	free(c);
+	s->ckpt = NULL;
 }
 
 int store_open_reader(struct store **out, struct lr_error *err, struct store *s)

@@ -250,6 +250,14 @@ int store_raw_known(struct store *s, struct lr_error *err, const char *id, const
  */
 int store_open_reader(struct store **out, struct lr_error *err, struct store *s);
 
+/*
+ * From now on the WAL is checkpointed by a thread of the store's own, with a
+ * second connection, instead of in the middle of a commit of s (see
+ * lrs/store.c, "checkpoints"); until store_close. Nothing happens for a
+ * store in memory or a reader. 0, or an error if the thread cannot start.
+ */
+int store_checkpoint_in_background(struct store *s, struct lr_error *err);
+
 /* Counts stored statements (all, or only voided ones). */
 int store_count_statements(struct store *s, struct lr_error *err, int voided_only, long *out);
 
