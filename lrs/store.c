@@ -366,6 +366,7 @@ struct checkpointer {
 	int pending, stop;
 	int frames;          /* the WAL size (frames) that asks for a checkpoint */
 	int inline_at;       /* the WAL size at which the writer checkpoints itself */
+	int hold;            /* the thread waits: the writer is checkpointing itself */
 };
 
 static void cache_clear(struct store *s);
@@ -667,6 +668,8 @@ static void *checkpointer_main(void *arg)
 		if (c->stop)
 			break;
 		c->pending = 0;
+		if (c->hold)
+			continue;
 		pthread_mutex_unlock(&c->lock);
 		sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 		pthread_mutex_lock(&c->lock);
@@ -680,18 +683,33 @@ static int wal_committed(void *ctx, sqlite3 *db, const char *name, int frames)
 	struct checkpointer *c = ctx;
 
 	if (frames < c->frames) {
-		c->inline_at = 4 * c->frames; /* the WAL started again from its beginning */
+		/* The WAL started again from its beginning. */
+		c->inline_at = 4 * c->frames;
+		if (c->hold) {
+			pthread_mutex_lock(&c->lock);
+			c->hold = 0;
+			pthread_mutex_unlock(&c->lock);
+		}
 	} else if (frames >= c->inline_at) {
 		/*
 		 * The thread's checkpoints always trail the latest commit, and
 		 * the WAL starts again from its beginning only after a checkpoint
 		 * that copied everything: now and then the writer checkpoints
 		 * itself, which leaves little to copy, so that the WAL does not
-		 * grow without end. At most once per wal_autocheckpoint frames of
-		 * growth, should a reader keep it from starting again.
+		 * grow without end. The thread holds off meanwhile (its
+		 * checkpoint would keep the WAL from starting over); if it is in
+		 * one now (busy), at the next commit; if a reader kept some frames
+		 * from being copied, after another quarter of wal_autocheckpoint.
 		 */
-		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-		c->inline_at = frames + c->frames;
+		int log = 0, copied = 0;
+		if (!c->hold) {
+			pthread_mutex_lock(&c->lock);
+			c->hold = 1;
+			pthread_mutex_unlock(&c->lock);
+		}
+		if (sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, &log, &copied) ==
+		    SQLITE_OK)
+			c->inline_at = copied == log ? 4 * c->frames : frames + c->frames / 4;
 	} else {
 		pthread_mutex_lock(&c->lock);
 		c->pending = 1;
@@ -1910,10 +1928,12 @@ int store_raw_known(struct store *s, struct lr_error *err, const char *id, const
 	if (s->reader && s->reads_left-- <= 0) {
 		/*
 		 * A read transaction per lookup cost a lock round trip on the WAL
-		 * index and a cold page cache each time: keep one open for a while.
-		 * What is committed meanwhile is not seen, and goes the full path.
+		 * index and a cold page cache each time: while lookups find
+		 * statements (a file read again), keep one open for a while. What
+		 * is committed meanwhile is not seen, and goes the full path.
 		 */
-		sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+		if (!sqlite3_get_autocommit(s->db))
+			sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
 		if (sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK)
 			s->reads_left = 256;
 	}
@@ -1930,6 +1950,15 @@ int store_raw_known(struct store *s, struct lr_error *err, const char *id, const
 	else
 		rc = db_error(s, err, "looking up a statement");
 	sqlite3_reset(q);
+	if (s->reader && rc == 0 && !sqlite3_get_autocommit(s->db)) {
+		/*
+		 * Not found (a first ingest, where only some records are looked
+		 * up): no read transaction is kept, as one would keep the writer's
+		 * WAL from starting over from its beginning.
+		 */
+		sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+		s->reads_left = 0;
+	}
 	return rc;
 }
 

@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static struct store *store;
@@ -543,6 +544,56 @@ static void test_row_cache(void)
 			    " AND name = 'Kimberley'"), 1);
 }
 
+/* Writes 2,000 statements in 40 transactions; the size of the WAL file then. */
+static long wal_after(int checkpoints_in_background)
+{
+	struct lr_error err;
+	char json[512], id[64], wal[128];
+	struct stat wst;
+	int i, t;
+
+	fresh();
+	lr_error_clear(&err);
+	if (checkpoints_in_background) {
+		/* 16 pages (256 KiB) of WAL ask for a checkpoint. */
+		sqlite3_exec(store__db(store), "PRAGMA wal_autocheckpoint = 16", NULL, NULL, NULL);
+		CHECK_INT(store_checkpoint_in_background(store, &err), 0);
+	} else {
+		sqlite3_wal_autocheckpoint(store__db(store), 0);
+	}
+	for (t = 0; t < 40; t++) {
+		CHECK_INT(store_begin(store, &err), 0);
+		for (i = 0; i < 50; i++) {
+			snprintf(id, sizeof(id), "e0000000-0000-4000-8000-%012d", t * 50 + i);
+			snprintf(json, sizeof(json),
+				 "{\"id\": \"%s\", \"actor\": {\"mbox\": \"mailto:w%d@x.org\"},"
+				 " \"verb\": {\"id\": \"" V "experienced\"}, \"object\": {\"id\": \"" COURSE
+				 "\", \"definition\": {\"description\": {\"en\": \"%0200d\"}}}}", id, i, i);
+			put(org_a, "org-a", json);
+		}
+		CHECK_INT(store_commit(store, &err), 0);
+	}
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	CHECK_INT(stat(wal, &wst), 0);
+	store_close(store);
+	store = NULL;
+	CHECK_INT(other_int("SELECT count(*) FROM statement"), 2000);
+	CHECK_INT(other_int("SELECT count(*) FROM pragma_integrity_check('statement')"
+			    " WHERE integrity_check = 'ok'"), 1);
+	CHECK_INT(other_int("SELECT count(*) FROM pragma_integrity_check('agent')"
+			    " WHERE integrity_check = 'ok'"), 1);
+	return (long)wst.st_size;
+}
+
+/* With the checkpoint thread, the WAL still starts over and nothing is lost. */
+static void test_checkpoint_thread(void)
+{
+	long none = wal_after(0), background = wal_after(1);
+
+	CHECK_MSG(background * 2 < none, "WAL of %ld bytes with checkpoints, %ld without", background,
+		  none);
+}
+
 int main(void)
 {
 	RUN(test_ids_and_duplicates);
@@ -555,6 +606,7 @@ int main(void)
 	RUN(test_versions);
 	RUN(test_csv_writer);
 	RUN(test_row_cache);
+	RUN(test_checkpoint_thread);
 	if (store)
 		store_close(store);
 	unlink(path);
