@@ -266,7 +266,7 @@ enum query {
 	Q_LINK_ADD,
 	Q_RUN_ADD, Q_RUN_END, Q_RUN_EACH, Q_FILE_ADD, Q_FILE_END, Q_FILE_SEEN,
 	Q_REJECT_ADD, Q_REJECT_LAST, Q_REJECT_EACH,
-	Q_STMT_DIGEST, Q_STMT_ADD, Q_AGENT_GET, Q_AGENT_ADD, Q_AGENT_NAME, Q_AGENT_ORG,
+	Q_STMT_DIGEST, Q_STMT_ADD, Q_AGENT_GET, Q_AGENT_ADD, Q_AGENT_TRY, Q_AGENT_NAME, Q_AGENT_ORG,
 	Q_ACTIVITY_ADD, Q_COUNT_ALL, Q_COUNT_VOIDED, Q_STMT_RAW, Q_DATA_VERSION,
 	Q_COUNT
 };
@@ -327,6 +327,8 @@ static const char *const query_sql[Q_COUNT] = {
 	[Q_DATA_VERSION] = "PRAGMA data_version",
 	[Q_AGENT_GET] = "SELECT id, name IS ? FROM agent WHERE ifi = ?",
 	[Q_AGENT_ADD] = "INSERT INTO agent(ifi, account_name, name) VALUES(?,?,?)",
+	[Q_AGENT_TRY] = "INSERT INTO agent(ifi, account_name, name) VALUES(?,?,?)"
+			" ON CONFLICT(ifi) DO NOTHING",
 	[Q_AGENT_NAME] = "UPDATE agent SET name = ? WHERE id = ?",
 	[Q_AGENT_ORG] = "INSERT OR IGNORE INTO agent_org(agent_id, org_id) VALUES(?,?)",
 	[Q_ACTIVITY_ADD] = "INSERT OR IGNORE INTO activity(iri, name, type) VALUES(?,?,?)",
@@ -351,6 +353,7 @@ struct store {
 	unsigned cache_gen;  /* a slot counts only if it has this generation */
 	int64_t data_version; /* PRAGMA data_version when the cache was last known good */
 	struct checkpointer *ckpt; /* see store_checkpoint_in_background */
+	int agents_new;      /* of the last agents not in the row cache, how many were new (0..64) */
 };
 
 /*
@@ -1531,6 +1534,31 @@ static int agent_id(struct store *s, struct lr_error *err, const json_t *actor, 
 		*slot = a;
 		return 0;
 	}
+	if (strncmp(key, "account:", 8) == 0) {
+		const json_t *acc = json_object_get(actor, "account");
+		account_name = json_string_value(json_object_get(acc, "name"));
+	}
+	/*
+	 * While most agents met are new (a first ingest), inserting first
+	 * saves the lookup: only an agent already stored costs both.
+	 */
+	if (s->agents_new > 32) {
+		if (!(q = query(s, err, Q_AGENT_TRY)))
+			return err->code;
+		bind_text(q, 1, key);
+		bind_text(q, 2, account_name);
+		bind_text(q, 3, name);
+		rc = run_done(s, err, q, "adding an agent");
+		if (rc != 0 && rc != LR_EEXISTS)
+			return rc;
+		if (rc == 0 && sqlite3_changes(s->db) == 1) {
+			s->agents_new += s->agents_new < 64;
+			*out_id = sqlite3_last_insert_rowid(s->db);
+			agent_slot_set(s, a, key, key_len, *out_id, name ? NAME_TEXT : NAME_NULL, name);
+			*slot = a && a->gen == s->cache_gen ? a : NULL;
+			return 0;
+		}
+	}
 	if (!(q = query(s, err, Q_AGENT_GET)))
 		return err->code;
 	bind_text(q, 1, name);
@@ -1540,6 +1568,7 @@ static int agent_id(struct store *s, struct lr_error *err, const json_t *actor, 
 		int same_name = sqlite3_column_int(q, 1);
 		*out_id = sqlite3_column_int64(q, 0);
 		sqlite3_reset(q);
+		s->agents_new -= s->agents_new > 0;
 		if (same_name || !name) {
 			agent_slot_set(s, a, key, key_len, *out_id,
 				       !same_name ? NAME_UNKNOWN : name ? NAME_TEXT : NAME_NULL, name);
@@ -1560,10 +1589,7 @@ static int agent_id(struct store *s, struct lr_error *err, const json_t *actor, 
 	sqlite3_reset(q);
 	if (rc != SQLITE_DONE)
 		return db_error(s, err, "looking up an agent");
-	if (strncmp(key, "account:", 8) == 0) {
-		const json_t *acc = json_object_get(actor, "account");
-		account_name = json_string_value(json_object_get(acc, "name"));
-	}
+	s->agents_new += s->agents_new < 64;
 	if (!(q = query(s, err, Q_AGENT_ADD)))
 		return err->code;
 	bind_text(q, 1, key);

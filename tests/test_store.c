@@ -544,6 +544,50 @@ static void test_row_cache(void)
 			    " AND name = 'Kimberley'"), 1);
 }
 
+/*
+ * While most agents met are new, the store inserts before it looks up: the
+ * agents it already has must come out as before (their id, the latest name,
+ * a link to each org), and new ones with their account name.
+ */
+static void test_new_agents_first(void)
+{
+	struct lr_error err;
+	char json[512], id[64], who[64];
+	int i;
+
+	fresh();
+	lr_error_clear(&err);
+	CHECK_INT(store_begin(store, &err), 0);
+	for (i = 0; i < 100; i++) {
+		snprintf(id, sizeof(id), "d0000000-0000-4000-8000-%012d", i);
+		snprintf(json, sizeof(json),
+			 "{\"id\": \"%s\", \"actor\": {\"account\": {\"homePage\": \"https://lms.example.org\","
+			 " \"name\": \"u%d\"}, \"name\": \"Learner %d\"}, \"verb\": {\"id\": \"" V "experienced\"},"
+			 " \"object\": {\"id\": \"" COURSE "\"}}", id, i, i);
+		put(org_a, "org-a", json);
+	}
+	/* Known agents after a run of new ones: a new name, no name, another org. */
+	for (i = 0; i < 10; i++) {
+		snprintf(id, sizeof(id), "d0000000-0000-4000-8000-%012d", 100 + i);
+		snprintf(who, sizeof(who), i < 5 ? ", \"name\": \"Renamed %d\"" : "", i);
+		snprintf(json, sizeof(json),
+			 "{\"id\": \"%s\", \"actor\": {\"account\": {\"homePage\": \"https://lms.example.org\","
+			 " \"name\": \"u%d\"}%s}, \"verb\": {\"id\": \"" V "experienced\"},"
+			 " \"object\": {\"id\": \"" COURSE "\"}}", id, i, who);
+		put(org_b, "org-b", json);
+	}
+	CHECK_INT(store_commit(store, &err), 0);
+	CHECK_INT(other_int("SELECT count(*) FROM agent"), 100);
+	CHECK_INT(other_int("SELECT count(*) FROM agent WHERE account_name LIKE 'u%'"), 100);
+	CHECK_INT(other_int("SELECT count(*) FROM agent WHERE name LIKE 'Renamed %'"), 5);
+	CHECK_INT(other_int("SELECT count(*) FROM agent WHERE name = 'Learner 7'"), 1);
+	CHECK_INT(other_int("SELECT count(*) FROM agent_org WHERE org_id = (SELECT id FROM org"
+			    " WHERE code = 'org-b')"), 10);
+	/* Every statement names the one agent of its account. */
+	CHECK_INT(other_int("SELECT count(*) FROM statement s JOIN agent a ON a.id = s.actor_id"
+			    " WHERE a.ifi = 'account:https://lms.example.org|u3'"), 2);
+}
+
 /* Writes 2,000 statements in 40 transactions; the size of the WAL file then. */
 static long wal_after(int checkpoints_in_background)
 {
@@ -606,6 +650,7 @@ int main(void)
 	RUN(test_versions);
 	RUN(test_csv_writer);
 	RUN(test_row_cache);
+	RUN(test_new_agents_first);
 	RUN(test_checkpoint_thread);
 	if (store)
 		store_close(store);
