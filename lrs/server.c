@@ -149,6 +149,26 @@ static void merge_definition(json_t *into, const json_t *def)
 	}
 }
 
+/*
+ * The definitions of Activity ?1 in the newest 1,000 statements that give
+ * one (?2: only an org's). An Activity's statements are found by the course
+ * index where the course key is the Activity's id (xAPI statements) and by
+ * the index of the other object ids (LMS statements, whose course key is
+ * the LMS's); each reads newest first, and SQLite merges the two.
+ */
+#define ACTIVITY_ARM(index, where, org)                                                \
+	"SELECT json_extract(json, '$.object.definition'), seq FROM statement"          \
+	" INDEXED BY " index " WHERE " where " AND object_type = 'Activity'" org        \
+	" AND json_extract(json, '$.object.definition') IS NOT NULL"
+#define ACTIVITY_SQL(org)                                                              \
+	ACTIVITY_ARM("statement_course", "course_key = ?1 AND object_id = ?1", org)     \
+	" UNION ALL "                                                                   \
+	ACTIVITY_ARM("statement_object_other",                                          \
+		     "object_id = ?1 AND object_id IS NOT NULL AND course_key IS NOT object_id", org) \
+	" ORDER BY 2 DESC LIMIT 1000"
+static const char activity_sql_all[] = ACTIVITY_SQL("");
+static const char activity_sql_org[] = ACTIVITY_SQL(" AND org_id = ?2");
+
 static void handle_activities(const struct http_request *req, struct http_response *resp)
 {
 	const char *id = http_arg(req, "activityId");
@@ -178,15 +198,8 @@ static void handle_activities(const struct http_request *req, struct http_respon
 	/* Everything the statements about it said (its org's only, unless the
 	 * credential reads every org's), the latest winning. */
 	if (sqlite3_prepare_v2(db,
-			       credential_reads_all(req->cred)
-			       ? "SELECT json_extract(json, '$.object.definition') FROM statement"
-				 " WHERE object_id = ? AND object_type = 'Activity'"
-				 " AND json_extract(json, '$.object.definition') IS NOT NULL"
-				 " ORDER BY seq DESC LIMIT 1000"
-			       : "SELECT json_extract(json, '$.object.definition') FROM statement"
-				 " WHERE object_id = ? AND object_type = 'Activity' AND org_id = ?"
-				 " AND json_extract(json, '$.object.definition') IS NOT NULL"
-				 " ORDER BY seq DESC LIMIT 1000", -1, &q, NULL) != SQLITE_OK) {
+			       credential_reads_all(req->cred) ? activity_sql_all : activity_sql_org,
+			       -1, &q, NULL) != SQLITE_OK) {
 		http_error(resp, 500, "store: %s", sqlite3_errmsg(db));
 		goto out;
 	}

@@ -254,6 +254,21 @@ static const char *const migrations[] = {
 	"DROP INDEX IF EXISTS statement_actor;"
 	"DROP INDEX IF EXISTS statement_registration;"
 	"ALTER TABLE statement ADD COLUMN raw_sha BLOB;",
+	/*
+	 * 10: one index where two did the same work. An xAPI statement about an
+	 * Activity has that Activity's id as its course key, so the object id
+	 * index and the course index held the same keys, and each key being
+	 * written (one per course part: hundreds) kept a page of each index
+	 * dirty in the cache. The course index is now on course_key alone
+	 * (ordered by seq within a key), and the object ids are indexed only
+	 * where they differ from the course key (LMS statements, statement
+	 * references). GET /activities reads both, newest first.
+	 */
+	"DROP INDEX IF EXISTS statement_object_id;"
+	"DROP INDEX IF EXISTS statement_course;"
+	"CREATE INDEX statement_course ON statement(course_key);"
+	"CREATE INDEX statement_object_other ON statement(object_id)"
+	" WHERE object_id IS NOT NULL AND course_key IS NOT object_id;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

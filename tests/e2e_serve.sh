@@ -242,6 +242,30 @@ check_status "body too large" 413
 req a-write HEAD "/statements?statementId=$ID1" -H "$V" -I
 check_status "HEAD" 200
 
+# GET /activities finds an Activity by the course index (xAPI statements,
+# whose course key is the Activity id: the newest definition wins) and by the
+# index of other object ids (an LMS export's statements, keyed by the LMS course).
+DEF_ACT=https://elearning.example.org/courses/defs
+for name in Old New; do
+	printf '{"actor":{"mbox":"mailto:defs@example.org"},"verb":{"id":"%s"},"object":{"id":"%s","definition":{"name":{"en-GB":"%s"}}}}' \
+		"$COMPLETED" "$DEF_ACT" "$name" >"$T/def.json"
+	req a-write POST /statements -H "$V" -H "$J" --data-binary @"$T/def.json"
+	check_status "POST definition $name" 200
+done
+req a-read GET "/activities?activityId=$(printf %s "$DEF_ACT" | jq -sRr @uri)" -H "$V"
+check_status "GET /activities (xAPI)" 200
+check_eq "the newest definition wins" "$(jq -r '.definition.name["en-GB"]' "$T/body")" New
+check_exit 0 "org with an LMS" $L org add trust-m --lms-url https://moodle.example.org
+check_exit 0 "ingest an LMS export while serving" $L ingest --org trust-m --format moodle-track \
+	"$F/moodle-track/scorm12_passed/input.csv"
+LMS_ACT=$(sqlite3 "$LRHUB_DB" "SELECT object_id FROM statement WHERE course_key IS NOT object_id AND object_type = 'Activity' LIMIT 1")
+case $LMS_ACT in https://moodle.example.org/*) ok ;; *) not_ok "LMS statement's object: '$LMS_ACT'" ;; esac
+req eval GET "/activities?activityId=$(printf %s "$LMS_ACT" | jq -sRr @uri)" -H "$V"
+check_status "GET /activities (LMS export)" 200
+check_eq "its definition" "$(jq -r '.definition.type' "$T/body")" http://adlnet.gov/expapi/activities/lesson
+req a-read GET "/activities?activityId=$(printf %s "$LMS_ACT" | jq -sRr @uri)" -H "$V"
+check_eq "another org's credential does not see it" "$(jq -r '.definition.type' "$T/body")" null
+
 # SIGTERM while statements arrive: every one answered 200 is stored.
 posters=
 for n in $(seq 1 30); do
