@@ -17,6 +17,7 @@
 
 #include <sqlite3.h>
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -439,46 +440,398 @@ const char *identity_person_name(const struct identity *id, long person)
 	return id->persons[person].name;
 }
 
+/*
+ * ---- saving: only what changed ----
+ *
+ * identity_save merge-joins the stored tables, read in key order, with the
+ * resolution in the same order, and writes only the difference. The
+ * operations are collected first (indices into the resolution, the keys of
+ * rows to delete) and applied once the reading cursor is finalized: SQLite
+ * must not see a table changed under a SELECT that is still being stepped.
+ */
+
+/* A growing list of integers: person or agent indices, agent row ids. */
+struct ivec {
+	int64_t *v;
+	size_t n, cap;
+};
+
+static int ivec_push(struct ivec *a, int64_t x)
+{
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 64;
+		int64_t *v = realloc(a->v, cap * sizeof(*v));
+		if (!v)
+			return LR_ENOMEM;
+		a->v = v;
+		a->cap = cap;
+	}
+	a->v[a->n++] = x;
+	return 0;
+}
+
+/* Stored person ids to delete: their bytes end to end, and per id its offset, length and type. */
+struct idlist {
+	char *text;
+	size_t len, cap;
+	struct ivec at; /* offset, length, SQLite type: three entries per id */
+};
+
+static int idlist_push(struct idlist *l, const void *bytes, size_t len, int type)
+{
+	if (l->cap - l->len < len) {
+		size_t cap = l->cap ? l->cap : 1024;
+		char *text;
+		while (cap - l->len < len)
+			cap *= 2;
+		if (!(text = realloc(l->text, cap)))
+			return LR_ENOMEM;
+		l->text = text;
+		l->cap = cap;
+	}
+	if (len)
+		memcpy(l->text + l->len, bytes, len);
+	if (ivec_push(&l->at, (int64_t)l->len) != 0 || ivec_push(&l->at, (int64_t)len) != 0 ||
+	    ivec_push(&l->at, type) != 0)
+		return LR_ENOMEM;
+	l->len += len;
+	return 0;
+}
+
+struct save_plan {
+	struct idlist person_delete;          /* stored only */
+	struct ivec person_update, person_insert; /* person indices; inserts in id order */
+	struct ivec link_delete;              /* agent row ids, stored only */
+	struct ivec link_update, link_insert; /* agent indices */
+};
+
+static void save_plan_free(struct save_plan *plan)
+{
+	free(plan->person_delete.text);
+	free(plan->person_delete.at.v);
+	free(plan->person_update.v);
+	free(plan->person_insert.v);
+	free(plan->link_delete.v);
+	free(plan->link_update.v);
+	free(plan->link_insert.v);
+}
+
+/*
+ * A person in id order. Ids are "p-" and 16 lowercase hex digits, so the
+ * number those digits spell orders them as their bytes do: sorting and the
+ * merge compare integers and touch the person only when a row differs.
+ */
+struct person_key {
+	uint64_t key;
+	long person;
+};
+
+/* The number of "p-" and 16 lowercase hex digits in len bytes; -1 for any other text. */
+static int id_key(uint64_t *out, const unsigned char *text, size_t len)
+{
+	/* Digit values plus one; 0 for anything else. A table: the digits of a hash are random. */
+	static const unsigned char value[256] = {
+		['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8,
+		['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+	};
+	uint64_t key = 0;
+	unsigned all = 1;
+	size_t i;
+
+	if (len != IDENTITY_PERSON_ID_LEN || text[0] != 'p' || text[1] != '-')
+		return -1;
+	for (i = 2; i < len; i++) {
+		unsigned v = value[text[i]];
+		all &= v != 0;
+		key = key << 4 | ((uint64_t)(v - 1) & 15);
+	}
+	if (!all)
+		return -1;
+	*out = key;
+	return 0;
+}
+
+/* By id; of equal ids (a SHA-256 collision), the first person first. */
+static int person_key_order(const void *a, const void *b)
+{
+	const struct person_key *pa = a, *pb = b;
+
+	if (pa->key != pb->key)
+		return pa->key < pb->key ? -1 : 1;
+	return (pa->person > pb->person) - (pa->person < pb->person);
+}
+
+/*
+ * The persons are visited in id order, which is random in memory: the merge
+ * asks for a person some rows ahead, and then for its strings, so that they
+ * are in cache when their row comes.
+ */
+#if defined(__GNUC__)
+#define IDENTITY_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define IDENTITY_PREFETCH(p) ((void)(p))
+#endif
+#define PREFETCH_AHEAD 8
+
+static void prefetch_persons(const struct identity *id, const struct person_key *order, size_t n,
+			     size_t k)
+{
+	if (k + 2 * PREFETCH_AHEAD < n)
+		IDENTITY_PREFETCH(&id->persons[order[k + 2 * PREFETCH_AHEAD].person]);
+	if (k + PREFETCH_AHEAD < n) {
+		const struct person *ahead = &id->persons[order[k + PREFETCH_AHEAD].person];
+		IDENTITY_PREFETCH(ahead->email);
+		IDENTITY_PREFETCH(ahead->name);
+	}
+}
+
+/* Compares a resolved id with a stored one of len bytes, as SQLite orders TEXT keys. */
+static int key_compare(const char *id, const unsigned char *stored, size_t len)
+{
+	size_t id_len = strlen(id);
+	size_t common = id_len < len ? id_len : len;
+	int c = common ? memcmp(id, stored, common) : 0;
+
+	return c ? c : (id_len > len) - (id_len < len);
+}
+
+/* 1 if column col of q holds exactly text (NULL: holds NULL). */
+static int column_is(sqlite3_stmt *q, int col, const char *text)
+{
+	int type = sqlite3_column_type(q, col);
+	size_t len;
+
+	if (!text)
+		return type == SQLITE_NULL;
+	if (type != SQLITE_TEXT)
+		return 0;
+	len = strlen(text);
+	return (size_t)sqlite3_column_bytes(q, col) == len &&
+	       memcmp(sqlite3_column_text(q, col), text, len) == 0;
+}
+
+/*
+ * Persons: the stored rows in id order against order[0..n-1], the resolved
+ * persons in id order with one person per id.
+ */
+static int plan_persons(struct save_plan *plan, sqlite3 *db, const struct identity *id,
+			const struct person_key *order, size_t n)
+{
+	sqlite3_stmt *q = NULL;
+	size_t k = 0;
+	int rc = 0, step;
+
+	if (sqlite3_prepare_v2(db, "SELECT id, email, name FROM person ORDER BY id", -1, &q, NULL) !=
+	    SQLITE_OK)
+		return LR_EDB;
+	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+		int type = sqlite3_column_type(q, 0), c = 1;
+		const unsigned char *stored = sqlite3_column_blob(q, 0);
+		size_t len = (size_t)sqlite3_column_bytes(q, 0);
+		uint64_t key;
+		int keyed = type == SQLITE_TEXT && id_key(&key, stored, len) == 0;
+
+		/* Something else than TEXT (a BLOB put there by hand) is never a person id. */
+		while (type == SQLITE_TEXT && k < n) {
+			if (keyed)
+				c = order[k].key < key ? -1 : order[k].key > key;
+			else
+				c = key_compare(id->persons[order[k].person].id, stored, len);
+			if (c >= 0)
+				break;
+			if ((rc = ivec_push(&plan->person_insert, order[k++].person)) != 0)
+				goto out;
+		}
+		if (type == SQLITE_TEXT && k < n && c == 0) {
+			const struct person *p = &id->persons[order[k].person];
+			prefetch_persons(id, order, n, k);
+			if (!column_is(q, 1, p->email) || !column_is(q, 2, p->name))
+				rc = ivec_push(&plan->person_update, order[k].person);
+			k++;
+		} else {
+			rc = idlist_push(&plan->person_delete, stored, len, type);
+		}
+		if (rc != 0)
+			goto out;
+	}
+	if (step != SQLITE_DONE) {
+		rc = LR_EDB;
+		goto out;
+	}
+	for (; k < n; k++) {
+		if ((rc = ivec_push(&plan->person_insert, order[k].person)) != 0)
+			goto out;
+	}
+out:
+	sqlite3_finalize(q);
+	return rc;
+}
+
+/* Links: the stored rows in agent id order against the agents (ascending already). */
+static int plan_links(struct save_plan *plan, sqlite3 *db, const struct identity *id)
+{
+	sqlite3_stmt *q = NULL;
+	long i = 0;
+	int rc = 0, step;
+
+	if (sqlite3_prepare_v2(db, "SELECT agent_id, person_id FROM person_agent ORDER BY agent_id", -1,
+			       &q, NULL) != SQLITE_OK)
+		return LR_EDB;
+	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+		int64_t agent_id = sqlite3_column_int64(q, 0);
+
+		while (i < id->n_agents && id->agent_ids[i] < agent_id) {
+			if ((rc = ivec_push(&plan->link_insert, i++)) != 0)
+				goto out;
+		}
+		if (i < id->n_agents && id->agent_ids[i] == agent_id) {
+			if (!column_is(q, 1, id->persons[id->agent_person[i]].id))
+				rc = ivec_push(&plan->link_update, i);
+			i++;
+		} else {
+			rc = ivec_push(&plan->link_delete, agent_id);
+		}
+		if (rc != 0)
+			goto out;
+	}
+	if (step != SQLITE_DONE) {
+		rc = LR_EDB;
+		goto out;
+	}
+	for (; i < id->n_agents; i++) {
+		if ((rc = ivec_push(&plan->link_insert, i)) != 0)
+			goto out;
+	}
+out:
+	sqlite3_finalize(q);
+	return rc;
+}
+
+/* Runs sql once per entry of list, bound by bind(q, entry); nothing for an empty list. */
+static int apply(sqlite3 *db, const char *sql, const struct ivec *list, const struct identity *id,
+		 void (*bind)(sqlite3_stmt *q, const struct identity *id, int64_t entry))
+{
+	sqlite3_stmt *q = NULL;
+	size_t k;
+	int rc = 0;
+
+	if (list->n == 0)
+		return 0;
+	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
+		return LR_EDB;
+	for (k = 0; k < list->n; k++) {
+		bind(q, id, list->v[k]);
+		if (sqlite3_step(q) != SQLITE_DONE) {
+			rc = LR_EDB;
+			break;
+		}
+		sqlite3_reset(q);
+	}
+	sqlite3_finalize(q);
+	return rc;
+}
+
+static void bind_person(sqlite3_stmt *q, const struct identity *id, int64_t person)
+{
+	const struct person *p = &id->persons[person];
+
+	sqlite3_bind_text(q, 1, p->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, p->email, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, p->name, -1, SQLITE_STATIC);
+}
+
+static void bind_link(sqlite3_stmt *q, const struct identity *id, int64_t agent)
+{
+	sqlite3_bind_int64(q, 1, id->agent_ids[agent]);
+	sqlite3_bind_text(q, 2, id->persons[id->agent_person[agent]].id, -1, SQLITE_STATIC);
+}
+
+static void bind_agent_id(sqlite3_stmt *q, const struct identity *id, int64_t agent_id)
+{
+	(void)id;
+	sqlite3_bind_int64(q, 1, agent_id);
+}
+
+static int apply_person_deletes(sqlite3 *db, const struct idlist *l)
+{
+	sqlite3_stmt *q = NULL;
+	size_t k;
+	int rc = 0;
+
+	if (l->at.n == 0)
+		return 0;
+	if (sqlite3_prepare_v2(db, "DELETE FROM person WHERE id = ?", -1, &q, NULL) != SQLITE_OK)
+		return LR_EDB;
+	for (k = 0; k + 2 < l->at.n; k += 3) {
+		const char *text = l->text ? l->text + l->at.v[k] : "";
+		int len = (int)l->at.v[k + 1];
+		if (l->at.v[k + 2] == SQLITE_TEXT)
+			sqlite3_bind_text(q, 1, text, len, SQLITE_STATIC);
+		else
+			sqlite3_bind_blob(q, 1, len ? text : "", len, SQLITE_STATIC);
+		if (sqlite3_step(q) != SQLITE_DONE) {
+			rc = LR_EDB;
+			break;
+		}
+		sqlite3_reset(q);
+	}
+	sqlite3_finalize(q);
+	return rc;
+}
+
 int identity_save(const struct identity *id, struct lr_error *err, struct store *s)
 {
 	sqlite3 *db = store__db(s);
-	sqlite3_stmt *person = NULL, *link = NULL;
+	struct person_key *order = NULL;
+	struct save_plan plan;
+	size_t n = 0;
 	long i;
 	int rc;
 
-	if ((rc = store_begin(s, err)) != 0)
-		return rc;
-	if (sqlite3_exec(db, "DELETE FROM person; DELETE FROM person_agent", NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "INSERT INTO person(id, email, name) VALUES(?,?,?)", -1, &person,
-			       NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "INSERT INTO person_agent(agent_id, person_id) VALUES(?,?)", -1,
-			       &link, NULL) != SQLITE_OK)
-		goto db_fail;
+	memset(&plan, 0, sizeof(plan));
+	order = malloc((id->n_persons ? (size_t)id->n_persons : 1) * sizeof(*order));
+	if (!order)
+		return lr_error_set(err, LR_ENOMEM, "out of memory saving persons");
 	for (i = 0; i < id->n_persons; i++) {
-		const struct person *p = &id->persons[i];
-		sqlite3_bind_text(person, 1, p->id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(person, 2, p->email, -1, SQLITE_STATIC);
-		sqlite3_bind_text(person, 3, p->name, -1, SQLITE_STATIC);
-		/* Two sets can share an id only if SHA-256 collides: keep the first. */
-		if (sqlite3_step(person) != SQLITE_DONE && sqlite3_errcode(db) != SQLITE_CONSTRAINT)
-			goto db_fail;
-		sqlite3_reset(person);
+		const char *pid = id->persons[i].id;
+		int made = id_key(&order[i].key, (const unsigned char *)pid, strlen(pid));
+		assert(made == 0); /* make_persons writes every id so */
+		(void)made;
+		order[i].person = i;
 	}
-	for (i = 0; i < id->n_agents; i++) {
-		sqlite3_bind_int64(link, 1, id->agent_ids[i]);
-		sqlite3_bind_text(link, 2, id->persons[id->agent_person[i]].id, -1, SQLITE_STATIC);
-		if (sqlite3_step(link) != SQLITE_DONE)
-			goto db_fail;
-		sqlite3_reset(link);
+	qsort(order, (size_t)id->n_persons, sizeof(*order), person_key_order);
+	/* Two sets can share an id only if SHA-256 collides: keep the first. */
+	for (i = 0; i < id->n_persons; i++) {
+		if (n == 0 || order[n - 1].key != order[i].key)
+			order[n++] = order[i];
 	}
-	sqlite3_finalize(person);
-	sqlite3_finalize(link);
-	return store_commit(s, err);
-db_fail:
-	rc = lr_error_set(err, LR_EDB, "saving persons: %s", sqlite3_errmsg(db));
-	sqlite3_finalize(person);
-	sqlite3_finalize(link);
-	store_rollback(s);
+	if ((rc = store_begin(s, err)) != 0)
+		goto out;
+	/* Deletes first, then updates, then inserts in key order. */
+	if ((rc = plan_persons(&plan, db, id, order, n)) != 0 ||
+	    (rc = plan_links(&plan, db, id)) != 0 ||
+	    (rc = apply_person_deletes(db, &plan.person_delete)) != 0 ||
+	    (rc = apply(db, "UPDATE person SET email = ?2, name = ?3 WHERE id = ?1", &plan.person_update,
+			id, bind_person)) != 0 ||
+	    (rc = apply(db, "INSERT INTO person(id, email, name) VALUES(?1, ?2, ?3)", &plan.person_insert,
+			id, bind_person)) != 0 ||
+	    (rc = apply(db, "DELETE FROM person_agent WHERE agent_id = ?1", &plan.link_delete, id,
+			bind_agent_id)) != 0 ||
+	    (rc = apply(db, "UPDATE person_agent SET person_id = ?2 WHERE agent_id = ?1", &plan.link_update,
+			id, bind_link)) != 0 ||
+	    (rc = apply(db, "INSERT INTO person_agent(agent_id, person_id) VALUES(?1, ?2)",
+			&plan.link_insert, id, bind_link)) != 0) {
+		if (rc == LR_ENOMEM)
+			lr_error_set(err, LR_ENOMEM, "out of memory saving persons");
+		else
+			rc = lr_error_set(err, LR_EDB, "saving persons: %s", sqlite3_errmsg(db));
+		store_rollback(s);
+		goto out;
+	}
+	rc = store_commit(s, err);
+out:
+	save_plan_free(&plan);
+	free(order);
 	return rc;
 }
 

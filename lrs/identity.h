@@ -30,10 +30,11 @@ int identity_resolve(struct identity **out, struct lr_error *err, struct store *
 void identity_free(struct identity *id);
 
 /*
- * Writes the resolved persons into the store's person and person_agent
- * tables, replacing what was there, in one transaction of its own. These
- * tables are for readers of the database (SQL, reports); lrhub itself always
- * resolves afresh.
+ * Makes the store's person and person_agent tables hold exactly the
+ * resolved persons, in one transaction of its own, writing only the rows
+ * that differ (stored rows are compared in key order, new ones inserted in
+ * key order). On failure nothing is changed. These tables are for readers of
+ * the database (SQL, reports); lrhub itself always resolves afresh.
  */
 int identity_save(const struct identity *id, struct lr_error *err, struct store *s);
 

@@ -284,6 +284,248 @@ static void test_identity_resolve(void)
 	unlink(path);
 }
 
+/* ---- saving persons: only what changed is written ---- */
+
+/* The rows of both person tables, in key order, as text (quote(): NULL and BLOB show). */
+static char *dump_tables(void)
+{
+	static const char *const sql[] = {
+		"SELECT quote(id) || ',' || quote(email) || ',' || quote(name) FROM person ORDER BY id",
+		"SELECT agent_id || ',' || quote(person_id) FROM person_agent ORDER BY agent_id",
+	};
+	size_t len = 0, cap = 1024, i;
+	char *text = malloc(cap);
+
+	CHECK(text != NULL);
+	if (!text)
+		return NULL;
+	text[0] = '\0';
+	for (i = 0; i < 2; i++) {
+		sqlite3_stmt *q = NULL;
+		sqlite3_prepare_v2(store__db(store), sql[i], -1, &q, NULL);
+		while (sqlite3_step(q) == SQLITE_ROW) {
+			const char *row = (const char *)sqlite3_column_text(q, 0);
+			size_t n = strlen(row) + 1;
+			if (len + n + 1 > cap) {
+				char *more;
+				while (len + n + 1 > cap)
+					cap *= 2;
+				more = realloc(text, cap);
+				CHECK(more != NULL);
+				if (!more)
+					break;
+				text = more;
+			}
+			memcpy(text + len, row, n - 1);
+			len += n;
+			text[len - 1] = '\n';
+			text[len] = '\0';
+		}
+		sqlite3_finalize(q);
+		text[len++] = '|';
+		text[len] = '\0';
+	}
+	return text;
+}
+
+static long count_of(const char *sql)
+{
+	sqlite3_stmt *q = NULL;
+	long n = -1;
+
+	sqlite3_prepare_v2(store__db(store), sql, -1, &q, NULL);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		n = (long)sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	return n;
+}
+
+static int same_or_null(const char *a, const unsigned char *b)
+{
+	return a ? b && strcmp(a, (const char *)b) == 0 : b == NULL;
+}
+
+/* The tables hold exactly the resolved persons and every agent's link to its person. */
+static void check_tables(struct identity *id)
+{
+	sqlite3 *db = store__db(store);
+	sqlite3_stmt *q = NULL;
+	long p, n = identity_person_count(id), wrong = 0;
+
+	sqlite3_prepare_v2(db, "SELECT email, name FROM person WHERE id = ?", -1, &q, NULL);
+	for (p = 0; p < n; p++) {
+		sqlite3_bind_text(q, 1, identity_person_id(id, p), -1, SQLITE_STATIC);
+		if (sqlite3_step(q) != SQLITE_ROW ||
+		    !same_or_null(identity_person_email(id, p), sqlite3_column_text(q, 0)) ||
+		    !same_or_null(identity_person_name(id, p), sqlite3_column_text(q, 1)))
+			wrong++;
+		sqlite3_reset(q);
+	}
+	sqlite3_finalize(q);
+	CHECK_INT(wrong, 0);
+	CHECK_INT(count_of("SELECT count(*) FROM person"), n);
+
+	wrong = 0;
+	sqlite3_prepare_v2(db, "SELECT a.id, pa.person_id FROM agent a LEFT JOIN person_agent pa ON pa.agent_id = a.id",
+			   -1, &q, NULL);
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		long person = identity_person_of(id, sqlite3_column_int64(q, 0));
+		if (person < 0 || !same_or_null(identity_person_id(id, person), sqlite3_column_text(q, 1)))
+			wrong++;
+	}
+	sqlite3_finalize(q);
+	CHECK_INT(wrong, 0);
+	CHECK_INT(count_of("SELECT count(*) FROM person_agent"), count_of("SELECT count(*) FROM agent"));
+}
+
+/*
+ * Resolves and saves; checks the tables against the resolution and against
+ * a full rewrite (both tables emptied, saved again). Returns how many rows
+ * the save itself wrote.
+ */
+static long save_and_check(void)
+{
+	sqlite3 *db = store__db(store);
+	struct identity *id = NULL;
+	struct lr_error err;
+	char *saved, *rewritten;
+	long changes;
+	int rc;
+
+	lr_error_clear(&err);
+	CHECK_INT(identity_resolve(&id, &err, store), 0);
+	if (!id)
+		return -1;
+	changes = sqlite3_total_changes(db);
+	rc = identity_save(id, &err, store);
+	changes = sqlite3_total_changes(db) - changes;
+	CHECK_MSG(rc == 0, "%s", err.text);
+	check_tables(id);
+	saved = dump_tables();
+	CHECK_INT(sqlite3_exec(db, "DELETE FROM person; DELETE FROM person_agent", NULL, NULL, NULL), SQLITE_OK);
+	CHECK_INT(identity_save(id, &err, store), 0);
+	rewritten = dump_tables();
+	if (saved && rewritten)
+		CHECK_STR(saved, rewritten);
+	free(saved);
+	free(rewritten);
+	identity_free(id);
+	return changes;
+}
+
+/* Puts one statement per agent, agents first..last-1 of the given form, in one transaction. */
+static void put_agents(int64_t org_id, const char *form, int first, int last)
+{
+	struct lr_error err;
+	char actor[256], json[512];
+	int i;
+
+	lr_error_clear(&err);
+	CHECK_INT(store_begin(store, &err), 0);
+	for (i = first; i < last; i++) {
+		snprintf(actor, sizeof(actor), form, i, i);
+		snprintf(json, sizeof(json), STMT("%s"), actor);
+		put("org-a", org_id, json);
+	}
+	CHECK_INT(store_commit(store, &err), 0);
+}
+
+static void test_identity_save(void)
+{
+	struct store_org a = { 0, "org-a", NULL, NULL, NULL };
+	struct identity *id = NULL;
+	struct lr_error err;
+	char *before, *after;
+	int64_t ida;
+	int added;
+	long persons;
+
+	lr_error_clear(&err);
+	snprintf(path, sizeof(path), "/tmp/lrhub-test-idsave-%ld.db", (long)getpid());
+	unlink(path);
+	CHECK_INT(store_open(&store, &err, path, STORE_CREATE), 0);
+	CHECK_INT(store_org_add(store, &err, &a), 0);
+	store_org_id(store, &err, "org-a", &ida);
+
+	/* An empty store: nothing to write. */
+	CHECK_INT(save_and_check(), 0);
+	CHECK_INT(count_of("SELECT count(*) FROM person"), 0);
+
+	/* First save: 200 emails (every 7th without a name) and 20 accounts. */
+	put_agents(ida, "{\"mbox\": \"mailto:user%03d@example.org\", \"name\": \"User %d\"}", 0, 200);
+	put_agents(ida, "{\"mbox\": \"mailto:quiet%03d@example.org\"}", 0, 20);
+	put_agents(ida, "{\"account\": {\"homePage\": \"https://lms.a\", \"name\": \"acct-%d\"}, \"name\": \"A %d\"}", 0, 20);
+	CHECK_INT(save_and_check(), 2 * 240);
+	CHECK_INT(count_of("SELECT count(*) FROM person"), 240);
+
+	/* Nothing changed: not one row written. */
+	CHECK_INT(save_and_check(), 0);
+
+	/*
+	 * Joins: account acct-3 is user003 (its person goes, its link moves);
+	 * user010 and user011 are one person, under user010's id.
+	 */
+	CHECK_INT(store_identity_link(store, &err, ida, "acct-3", "user003@example.org", "test", &added), 0);
+	CHECK_INT(store_identity_link(store, &err, ida, "user011@example.org", "user010@example.org", "test",
+				      &added), 0);
+	CHECK_INT(save_and_check(), 4);
+	CHECK_INT(count_of("SELECT count(*) FROM person"), 238);
+	CHECK_INT(count_of("SELECT count(DISTINCT person_id) FROM person_agent WHERE agent_id IN"
+			   " (SELECT id FROM agent WHERE ifi IN ('mbox:user010@example.org', 'mbox:user011@example.org'))"),
+		  1);
+
+	/* A new smaller email on user020's person: its id changes (1 delete, 1 insert, 2 links). */
+	put_agents(ida, "{\"mbox\": \"mailto:aaa%d@example.org\"}", 0, 1);
+	CHECK_INT(store_identity_link(store, &err, ida, "aaa0@example.org", "user020@example.org", "test", &added), 0);
+	CHECK_INT(save_and_check(), 4);
+	CHECK_INT(count_of("SELECT count(*) FROM person WHERE email = 'aaa0@example.org'"), 1);
+
+	/* A renamed agent renames its person: one UPDATE. */
+	put_agents(ida, "{\"mbox\": \"mailto:user%03d@example.org\", \"name\": \"Renamed %d\"}", 5, 6);
+	CHECK_INT(save_and_check(), 1);
+	CHECK_INT(count_of("SELECT count(*) FROM person WHERE name = 'Renamed 5'"), 1);
+
+	/* Rows changed by hand are put right: an email, a stray person (TEXT and BLOB id), two links. */
+	CHECK_INT(sqlite3_exec(store__db(store),
+			       "UPDATE person SET email = 'wrong@example.org' WHERE email = 'user100@example.org';"
+			       "INSERT INTO person VALUES('p-zzzz', NULL, 'nobody');"
+			       "INSERT INTO person VALUES(x'702d', NULL, NULL);"
+			       "INSERT INTO person_agent VALUES(999999, 'p-zzzz');"
+			       "UPDATE person_agent SET person_id = 'p-zzzz' WHERE agent_id = (SELECT min(agent_id) FROM person_agent)",
+			       NULL, NULL, NULL), SQLITE_OK);
+	CHECK_INT(save_and_check(), 5);
+
+	/* New agents: one person and one link each. */
+	persons = count_of("SELECT count(*) FROM person");
+	put_agents(ida, "{\"mbox\": \"mailto:new%03d@example.org\", \"name\": \"New %d\"}", 0, 30);
+	CHECK_INT(save_and_check(), 60);
+	CHECK_INT(count_of("SELECT count(*) FROM person"), persons + 30);
+
+	/* A save that fails half way (links refused) leaves both tables as they were. */
+	put_agents(ida, "{\"mbox\": \"mailto:late%03d@example.org\", \"name\": \"Late %d\"}", 0, 5);
+	CHECK_INT(sqlite3_exec(store__db(store),
+			       "CREATE TEMP TRIGGER refuse_links BEFORE INSERT ON main.person_agent"
+			       " BEGIN SELECT RAISE(ABORT, 'links refused'); END",
+			       NULL, NULL, NULL), SQLITE_OK);
+	before = dump_tables();
+	CHECK_INT(identity_resolve(&id, &err, store), 0);
+	lr_error_clear(&err);
+	CHECK_INT(identity_save(id, &err, store), LR_EDB);
+	CHECK_STR(err.text, "saving persons: links refused");
+	after = dump_tables();
+	if (before && after)
+		CHECK_STR(after, before);
+	free(before);
+	free(after);
+	identity_free(id);
+	CHECK_INT(sqlite3_exec(store__db(store), "DROP TRIGGER refuse_links", NULL, NULL, NULL), SQLITE_OK);
+	CHECK_INT(save_and_check(), 10);
+	CHECK_INT(save_and_check(), 0);
+
+	store_close(store);
+	unlink(path);
+}
+
 int main(void)
 {
 	RUN(test_email_normalize);
@@ -294,5 +536,6 @@ int main(void)
 	RUN(test_uuid);
 	RUN(test_base64);
 	RUN(test_identity_resolve);
+	RUN(test_identity_save);
 	TEST_END();
 }
