@@ -63,6 +63,7 @@ struct lrs_server {
 	pthread_mutex_t stores_lock;
 	struct worker_store *stores;
 	unsigned long generation;   /* tells one server's thread-local stores from another's */
+	struct store_checkpointer *ckpt; /* checkpoints for every worker's store */
 };
 
 static _Thread_local struct store *tl_store;
@@ -102,6 +103,8 @@ static struct store *worker_store(struct lrs_server *srv, struct lr_error *err)
 		lr_error_set(err, LR_ENOMEM, "out of memory");
 		return NULL;
 	}
+	/* Its commits leave checkpoints to the server's checkpoint thread, not to a request. */
+	store_checkpointer_attach(s, srv->ckpt);
 	w->store = s;
 	w->thread = pthread_self();
 	pthread_mutex_lock(&srv->stores_lock);
@@ -1048,6 +1051,24 @@ out:
 	return rc;
 }
 
+/*
+ * The checkpoint thread: with SQLite's own checkpoints, the request whose
+ * commit took the WAL past 32 MiB copied it into the database file and
+ * waited for two fsyncs before it was answered, while the other writers
+ * went on.
+ */
+static int start_checkpointer(struct lrs_server *srv, struct lr_error *err)
+{
+	struct store *s = NULL;
+	int rc;
+
+	if ((rc = store_open(&s, err, srv->db_path, 0)) != 0)
+		return rc;
+	rc = store_checkpointer_start(&srv->ckpt, s, err);
+	store_close(s);
+	return rc;
+}
+
 int lrs_server_start(struct lrs_server **out, struct lr_error *err,
 		     const struct lrs_server_options *opts)
 {
@@ -1099,7 +1120,7 @@ int lrs_server_start(struct lrs_server **out, struct lr_error *err,
 	pthread_mutex_lock(&generation_lock);
 	srv->generation = next_generation++;
 	pthread_mutex_unlock(&generation_lock);
-	if ((rc = load_token_key(srv, err)) != 0)
+	if ((rc = load_token_key(srv, err)) != 0 || (rc = start_checkpointer(srv, err)) != 0)
 		goto out;
 	if (threads == 0) {
 		long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -1163,12 +1184,13 @@ void lrs_server_stop(struct lrs_server *srv, unsigned grace_s)
 		if (fd != MHD_INVALID_SOCKET)
 			close(fd);
 	}
-	/* The worker threads are gone: their stores can be closed here. */
+	/* The worker threads are gone: their stores can be closed here, then the checkpoints. */
 	for (w = srv->stores; w; w = next) {
 		next = w->next;
 		store_close(w->store);
 		free(w);
 	}
+	store_checkpointer_stop(srv->ckpt);
 	pthread_mutex_destroy(&srv->stores_lock);
 	free(srv->db_path);
 	free(srv->base);

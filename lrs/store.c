@@ -367,16 +367,17 @@ struct store {
 	struct activity_slot *activities;
 	unsigned cache_gen;  /* a slot counts only if it has this generation */
 	int64_t data_version; /* PRAGMA data_version when the cache was last known good */
-	struct checkpointer *ckpt; /* see store_checkpoint_in_background */
+	struct store_checkpointer *ckpt; /* see store_checkpointer_attach */
+	int owns_ckpt;       /* ckpt was started for this store alone */
 	int agents_new;      /* of the last agents not in the row cache, how many were new (0..64) */
 };
 
 /*
  * A thread with its own connection that checkpoints the WAL when a commit
- * of the store's connection has grown it past `frames`, so that the writer
+ * of an attached connection has grown it past `frames`, so that the writer
  * does not wait for the copy and the fsyncs (see "checkpoints" below).
  */
-struct checkpointer {
+struct store_checkpointer {
 	sqlite3 *db;
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -384,7 +385,8 @@ struct checkpointer {
 	int pending, stop;
 	int frames;          /* the WAL size (frames) that asks for a checkpoint */
 	int inline_at;       /* the WAL size at which the writer checkpoints itself */
-	int hold;            /* the thread waits: the writer is checkpointing itself */
+	int hold;            /* the thread waits: a writer is checkpointing itself */
+	int inline_busy;     /* a writer is in its own checkpoint now */
 };
 
 static void cache_clear(struct store *s);
@@ -649,7 +651,7 @@ out:
 	return 0;
 }
 
-static void checkpointer_stop(struct store *s);
+static void checkpointer_detach(struct store *s);
 
 void store_close(struct store *s)
 {
@@ -657,7 +659,7 @@ void store_close(struct store *s)
 
 	if (!s)
 		return;
-	checkpointer_stop(s);
+	checkpointer_detach(s);
 	for (i = 0; i < Q_COUNT; i++)
 		sqlite3_finalize(s->q[i]);
 	sqlite3_close(s->db);
@@ -677,7 +679,7 @@ void store_close(struct store *s)
  */
 static void *checkpointer_main(void *arg)
 {
-	struct checkpointer *c = arg;
+	struct store_checkpointer *c = arg;
 
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
@@ -696,73 +698,82 @@ static void *checkpointer_main(void *arg)
 	return NULL;
 }
 
+/* Called by SQLite after each commit of an attached connection, in its thread. */
 static int wal_committed(void *ctx, sqlite3 *db, const char *name, int frames)
 {
-	struct checkpointer *c = ctx;
+	struct store_checkpointer *c = ctx;
+	int log = 0, copied = 0, own = 0, rc;
 
+	pthread_mutex_lock(&c->lock);
 	if (frames < c->frames) {
 		/* The WAL started again from its beginning. */
 		c->inline_at = 4 * c->frames;
-		if (c->hold) {
-			pthread_mutex_lock(&c->lock);
-			c->hold = 0;
-			pthread_mutex_unlock(&c->lock);
-		}
-	} else if (frames >= c->inline_at) {
+		c->hold = 0;
+	} else if (frames >= c->inline_at && !c->inline_busy) {
 		/*
 		 * The thread's checkpoints always trail the latest commit, and
 		 * the WAL starts again from its beginning only after a checkpoint
-		 * that copied everything: now and then the writer checkpoints
+		 * that copied everything: now and then a writer checkpoints
 		 * itself, which leaves little to copy, so that the WAL does not
 		 * grow without end. The thread holds off meanwhile (its
 		 * checkpoint would keep the WAL from starting over); if it is in
 		 * one now (busy), at the next commit; if a reader kept some frames
 		 * from being copied, after another quarter of wal_autocheckpoint.
 		 */
-		int log = 0, copied = 0;
-		if (!c->hold) {
-			pthread_mutex_lock(&c->lock);
-			c->hold = 1;
-			pthread_mutex_unlock(&c->lock);
-		}
-		if (sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, &log, &copied) ==
-		    SQLITE_OK)
-			c->inline_at = copied == log ? 4 * c->frames : frames + c->frames / 4;
-	} else {
-		pthread_mutex_lock(&c->lock);
+		c->hold = 1;
+		c->inline_busy = own = 1;
+	} else if (!c->hold) {
 		c->pending = 1;
 		pthread_cond_signal(&c->wake);
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (own) {
+		rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
+		pthread_mutex_lock(&c->lock);
+		c->inline_busy = 0;
+		if (rc == SQLITE_OK)
+			c->inline_at = copied == log ? 4 * c->frames : frames + c->frames / 4;
 		pthread_mutex_unlock(&c->lock);
 	}
 	return SQLITE_OK;
 }
 
-int store_checkpoint_in_background(struct store *s, struct lr_error *err)
+/* The WAL size that asks for a checkpoint on s, or 0 if s does not checkpoint a WAL. */
+static int checkpoint_frames(struct store *s)
 {
 	const char *path = sqlite3_db_filename(s->db, "main");
-	struct checkpointer *c;
 	sqlite3_stmt *q = NULL;
 	int frames = 0;
 
-	if (s->ckpt || s->reader || !path || !path[0])
+	if (s->reader || !path || !path[0])
 		return 0;
-	/* Only for a WAL store that checkpoints itself now. */
 	if (sqlite3_prepare_v2(s->db, "PRAGMA wal_autocheckpoint", -1, &q, NULL) == SQLITE_OK &&
 	    sqlite3_step(q) == SQLITE_ROW)
 		frames = sqlite3_column_int(q, 0);
 	sqlite3_finalize(q);
+	q = NULL;
 	if (frames > 0 && sqlite3_prepare_v2(s->db, "PRAGMA journal_mode", -1, &q, NULL) == SQLITE_OK &&
 	    (sqlite3_step(q) != SQLITE_ROW || !sqlite3_column_text(q, 0) ||
 	     strcmp((const char *)sqlite3_column_text(q, 0), "wal") != 0))
 		frames = 0;
 	sqlite3_finalize(q);
-	if (frames <= 0 || !sqlite3_get_autocommit(s->db))
+	return frames;
+}
+
+int store_checkpointer_start(struct store_checkpointer **out, struct store *s, struct lr_error *err)
+{
+	int frames = checkpoint_frames(s);
+	struct store_checkpointer *c;
+
+	*out = NULL;
+	if (frames <= 0)
 		return 0;
 	if (!(c = calloc(1, sizeof(*c))))
 		return lr_error_set(err, LR_ENOMEM, "out of memory");
 	c->frames = frames;
 	c->inline_at = 4 * frames;
-	if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+	if (sqlite3_open_v2(sqlite3_db_filename(s->db, "main"), &c->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		int rc = lr_error_set(err, LR_EDB, "opening the store for checkpoints: %s",
 				      c->db ? sqlite3_errmsg(c->db) : "out of memory");
 		sqlite3_close(c->db);
@@ -770,7 +781,7 @@ int store_checkpoint_in_background(struct store *s, struct lr_error *err)
 		return rc;
 	}
 	sqlite3_busy_handler(c->db, busy_wait, NULL);
-	/* Its own connection must not checkpoint on close while the writer works. */
+	/* Its own connection must not checkpoint on close while writers work. */
 	sqlite3_wal_autocheckpoint(c->db, 0);
 	/* A connection knows the file is in WAL mode once it has read it. */
 	sqlite3_exec(c->db, "SELECT count(*) FROM sqlite_schema", NULL, NULL, NULL);
@@ -792,19 +803,22 @@ int store_checkpoint_in_background(struct store *s, struct lr_error *err)
 		free(c);
 		return lr_error_set(err, LR_ENOMEM, "cannot start the checkpoint thread");
 	}
-	s->ckpt = c;
-	sqlite3_wal_hook(s->db, wal_committed, c);
+	*out = c;
 	return 0;
 }
 
-static void checkpointer_stop(struct store *s)
+void store_checkpointer_attach(struct store *s, struct store_checkpointer *c)
 {
-	struct checkpointer *c = s->ckpt;
+	if (!c || s->ckpt || checkpoint_frames(s) <= 0)
+		return;
+	s->ckpt = c;
+	sqlite3_wal_hook(s->db, wal_committed, c);
+}
 
+void store_checkpointer_stop(struct store_checkpointer *c)
+{
 	if (!c)
 		return;
-	/* Back to SQLite's own checkpoints (this also removes wal_committed). */
-	sqlite3_wal_autocheckpoint(s->db, c->frames);
 	pthread_mutex_lock(&c->lock);
 	c->stop = 1;
 	pthread_cond_signal(&c->wake);
@@ -814,7 +828,34 @@ static void checkpointer_stop(struct store *s)
 	pthread_mutex_destroy(&c->lock);
 	sqlite3_close(c->db);
 	free(c);
+}
+
+int store_checkpoint_in_background(struct store *s, struct lr_error *err)
+{
+	struct store_checkpointer *c;
+	int rc;
+
+	if (s->ckpt || !sqlite3_get_autocommit(s->db))
+		return 0;
+	if ((rc = store_checkpointer_start(&c, s, err)) != 0 || !c)
+		return rc;
+	store_checkpointer_attach(s, c);
+	s->owns_ckpt = 1;
+	return 0;
+}
+
+static void checkpointer_detach(struct store *s)
+{
+	struct store_checkpointer *c = s->ckpt;
+
+	if (!c)
+		return;
+	/* Back to SQLite's own checkpoints (this also removes wal_committed). */
+	sqlite3_wal_autocheckpoint(s->db, c->frames);
 	s->ckpt = NULL;
+	if (s->owns_ckpt)
+		store_checkpointer_stop(c);
+	s->owns_ckpt = 0;
 }
 
 int store_open_reader(struct store **out, struct lr_error *err, struct store *s)

@@ -251,11 +251,22 @@ int store_raw_known(struct store *s, struct lr_error *err, const char *id, const
 int store_open_reader(struct store **out, struct lr_error *err, struct store *s);
 
 /*
- * From now on the WAL is checkpointed by a thread of the store's own, with a
- * second connection, instead of in the middle of a commit of s (see
- * lrs/store.c, "checkpoints"); until store_close. Nothing happens for a
- * store in memory or a reader. 0, or an error if the thread cannot start.
+ * Checkpoints in a thread of their own (see lrs/store.c, "checkpoints"):
+ * instead of copying the WAL into the database file in the middle of a
+ * commit, the commits of every store attached to a checkpointer only signal
+ * its thread, which checkpoints from a connection of its own.
+ *
+ * store_checkpointer_start makes one for the file of s (*out NULL, and 0,
+ * for a store in memory or not in WAL mode); store_checkpointer_attach
+ * attaches a store to it until that store is closed; store_checkpointer_stop
+ * ends it, once every store attached to it is closed.
+ * store_checkpoint_in_background does all three for s alone (ended by
+ * store_close). Each returns 0, or an error if the thread cannot start.
  */
+struct store_checkpointer;
+int store_checkpointer_start(struct store_checkpointer **out, struct store *s, struct lr_error *err);
+void store_checkpointer_attach(struct store *s, struct store_checkpointer *c);
+void store_checkpointer_stop(struct store_checkpointer *c);
 int store_checkpoint_in_background(struct store *s, struct lr_error *err);
 
 /* Counts stored statements (all, or only voided ones). */

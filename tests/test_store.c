@@ -588,9 +588,16 @@ static void test_new_agents_first(void)
 			    " WHERE a.ifi = 'account:https://lms.example.org|u3'"), 2);
 }
 
-/* Writes 2,000 statements in 40 transactions; the size of the WAL file then. */
-static long wal_after(int checkpoints_in_background)
+/*
+ * Writes 2,000 statements in 40 transactions, through one store (how 0: with
+ * SQLite's own checkpoints off; 1: with its own checkpoint thread) or two
+ * stores taking turns that share one checkpoint thread (2); the size of the
+ * WAL file then.
+ */
+static long wal_after(int how)
 {
+	struct store_checkpointer *shared = NULL;
+	struct store *second = NULL, *w;
 	struct lr_error err;
 	char json[512], id[64], wal[128];
 	struct stat wst;
@@ -598,29 +605,46 @@ static long wal_after(int checkpoints_in_background)
 
 	fresh();
 	lr_error_clear(&err);
-	if (checkpoints_in_background) {
+	if (how == 0) {
+		sqlite3_wal_autocheckpoint(store__db(store), 0);
+	} else {
 		/* 16 pages (256 KiB) of WAL ask for a checkpoint. */
 		sqlite3_exec(store__db(store), "PRAGMA wal_autocheckpoint = 16", NULL, NULL, NULL);
-		CHECK_INT(store_checkpoint_in_background(store, &err), 0);
-	} else {
-		sqlite3_wal_autocheckpoint(store__db(store), 0);
+		if (how == 1) {
+			CHECK_INT(store_checkpoint_in_background(store, &err), 0);
+		} else {
+			CHECK_INT(store_open(&second, &err, path, 0), 0);
+			sqlite3_exec(store__db(second), "PRAGMA wal_autocheckpoint = 16", NULL, NULL, NULL);
+			CHECK_INT(store_checkpointer_start(&shared, store, &err), 0);
+			CHECK(shared != NULL);
+			store_checkpointer_attach(store, shared);
+			store_checkpointer_attach(second, shared);
+		}
 	}
 	for (t = 0; t < 40; t++) {
-		CHECK_INT(store_begin(store, &err), 0);
+		struct store_source src = { .org_id = org_a, .org_code = "org-a" };
+		w = second && t % 2 ? second : store;
+		CHECK_INT(store_begin(w, &err), 0);
 		for (i = 0; i < 50; i++) {
+			enum store_outcome outcome;
+			json_t *st;
 			snprintf(id, sizeof(id), "e0000000-0000-4000-8000-%012d", t * 50 + i);
 			snprintf(json, sizeof(json),
 				 "{\"id\": \"%s\", \"actor\": {\"mbox\": \"mailto:w%d@x.org\"},"
 				 " \"verb\": {\"id\": \"" V "experienced\"}, \"object\": {\"id\": \"" COURSE
 				 "\", \"definition\": {\"description\": {\"en\": \"%0200d\"}}}}", id, i, i);
-			put(org_a, "org-a", json);
+			st = json_loads(json, 0, NULL);
+			CHECK_INT(store_put_statement(w, &err, st, &src, &outcome), 0);
+			json_decref(st);
 		}
-		CHECK_INT(store_commit(store, &err), 0);
+		CHECK_INT(store_commit(w, &err), 0);
 	}
 	snprintf(wal, sizeof(wal), "%s-wal", path);
 	CHECK_INT(stat(wal, &wst), 0);
+	store_close(second);
 	store_close(store);
 	store = NULL;
+	store_checkpointer_stop(shared);
 	CHECK_INT(other_int("SELECT count(*) FROM statement"), 2000);
 	CHECK_INT(other_int("SELECT count(*) FROM pragma_integrity_check('statement')"
 			    " WHERE integrity_check = 'ok'"), 1);
@@ -632,9 +656,10 @@ static long wal_after(int checkpoints_in_background)
 /* With the checkpoint thread, the WAL still starts over and nothing is lost. */
 static void test_checkpoint_thread(void)
 {
-	long none = wal_after(0), background = wal_after(1);
+	long none = wal_after(0), own = wal_after(1), shared = wal_after(2);
 
-	CHECK_MSG(background * 2 < none, "WAL of %ld bytes with checkpoints, %ld without", background,
+	CHECK_MSG(own * 2 < none, "WAL of %ld bytes with checkpoints, %ld without", own, none);
+	CHECK_MSG(shared * 2 < none, "WAL of %ld bytes with shared checkpoints, %ld without", shared,
 		  none);
 }
 
