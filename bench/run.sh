@@ -17,6 +17,10 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/lrhub-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 now() { date +%s.%N; }
+# Each figure starts with no dirty pages of the one before still being
+# written back by the kernel (on two cores that writeback takes CPU time
+# from whatever is measured next).
+settle() { sync; }
 rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 
@@ -27,6 +31,7 @@ echo "input: $n statements, $size_mb MiB of JSON lines ($file)"
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr)"
 
 # 6. The baseline first: jansson parse + one prepared insert, nothing else.
+settle
 t=$("$root/$build/baseline" "$file" "$work/baseline.db")
 base_n=${t% *}
 base_s=${t#* }
@@ -37,6 +42,7 @@ echo "baseline: parse + insert: $base_rate statements/s ($base_s s)"
 export LRHUB_DB="$work/lrhub.db"
 "$L" init >/dev/null
 "$L" org add bench >/dev/null
+settle
 t0=$(now)
 "$L" ingest --org bench --json "$file" >"$work/first.json"
 t1=$(now)
@@ -47,6 +53,7 @@ echo "ingest: $first_rate statements/s ($first_s s), peak RSS $((first_rss / 102
 	"$(ratio "$first_rate" "$base_rate") x baseline"
 
 # 2. The same file again: all duplicates.
+settle
 t0=$(now)
 "$L" ingest --org bench --json "$file" >"$work/second.json"
 t1=$(now)
@@ -66,6 +73,7 @@ while [ $i -lt 40 ]; do
 	done
 	i=$((i + 1))
 done
+settle
 t0=$(now)
 rows=$("$L" completions | wc -l)
 t1=$(now)
@@ -78,6 +86,7 @@ mfile=$data/moodle-track-$n.csv
 export LRHUB_DB="$work/moodle.db"
 "$L" init >/dev/null
 "$L" org add moodle-bench --lms-url https://moodle.example.org >/dev/null
+settle
 t0=$(now)
 "$L" ingest --org moodle-bench --format moodle-track --json "$mfile" >"$work/moodle.json"
 t1=$(now)
@@ -112,6 +121,7 @@ base=$(sed -n 's/^listening on //p' "$work/serve.out")
 H=$root/$build/httpload
 first=0
 for batch in 1 10 100; do
+	settle
 	count=$h
 	[ "$batch" -gt 1 ] || count=$h1
 	t=$("$H" post "$base" "$userpwd" "$file" "$first" "$count" "$batch" 4)
@@ -121,6 +131,7 @@ for batch in 1 10 100; do
 	echo "POST /statements, batches of $batch, 4 connections: $r statements/s (${t#* } s)," \
 		"$(ratio "$r" "$base_rate") x baseline"
 done
+settle
 t=$("$H" get "$base" "$userpwd" 500)
 get_n=${t% *}
 get_rate=$(rate "$get_n" "${t#* }")
