@@ -837,11 +837,33 @@ out:
 
 int identity_refresh(struct lr_error *err, struct store *s)
 {
+	sqlite3 *db = store__db(s);
 	struct identity *id = NULL;
-	int rc = identity_resolve(&id, err, s);
+	sqlite3_stmt *q = NULL;
+	int cache = 0, rc;
 
+	/*
+	 * The resolution holds every agent in memory and reads the agent table
+	 * once: after an ingest the connection's page cache is full, so it is
+	 * made small meanwhile (and given back), which lowers the peak by most
+	 * of the cache.
+	 */
+	if (sqlite3_prepare_v2(db, "PRAGMA cache_size", -1, &q, NULL) == SQLITE_OK &&
+	    sqlite3_step(q) == SQLITE_ROW)
+		cache = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	if (cache != 0) {
+		sqlite3_exec(db, "PRAGMA cache_size = -1024", NULL, NULL, NULL);
+		sqlite3_db_release_memory(db);
+	}
+	rc = identity_resolve(&id, err, s);
 	if (rc == 0)
 		rc = identity_save(id, err, s);
 	identity_free(id);
+	if (cache != 0) {
+		char sql[64];
+		snprintf(sql, sizeof(sql), "PRAGMA cache_size = %d", cache);
+		sqlite3_exec(db, sql, NULL, NULL, NULL);
+	}
 	return rc;
 }
