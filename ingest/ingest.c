@@ -486,7 +486,7 @@ int ingest_run_open(struct ingest_run **out, struct store *s, struct lr_error *e
 	run->rs.s = s;
 	run->rs.opts = opts;
 	run->rs.report = &run->report;
-	run->rs.batch = opts->batch > 0 ? opts->batch : 5000;
+	run->rs.batch = opts->batch > 0 ? opts->batch : 20000;
 	run->tz.code = opts->org;
 	if ((rc = store_org_id(s, err, opts->org, &run->rs.org_id)) != 0)
 		goto fail;

@@ -37,7 +37,7 @@ struct ingest_options {
 	const char *org;           /* the org code (must exist) */
 	const char *format;        /* force this adapter, or NULL to detect */
 	const char *course;        /* --course: the course key of single-course files */
-	long batch;                /* statements per transaction; 0 means 5000 */
+	long batch;                /* statements per transaction; 0 means 20000 */
 	/*
 	 * 1: each file in one transaction together with its file record and its
 	 * rejects, so that a file is in the store completely or not at all, even
