@@ -128,6 +128,15 @@ static long agent_index(const struct identity *id, int64_t agent_id)
 {
 	long lo = 0, hi = id->n_agents - 1;
 
+	/*
+	 * Agents are numbered from 1 as they are stored and never deleted, so
+	 * agent n is nearly always at n - 1: checked first, since completions
+	 * ask for every statement's agent (a binary search over half a million
+	 * agents was 5% of a derivation).
+	 */
+	if (agent_id >= 1 && agent_id <= id->n_agents && id->agent_ids[agent_id - 1] == agent_id)
+		return (long)(agent_id - 1);
+
 	while (lo <= hi) {
 		long mid = lo + (hi - lo) / 2;
 		if (id->agent_ids[mid] == agent_id)
