@@ -94,6 +94,9 @@ struct work {
 	struct unionfind *uf;
 	const char **email_of;        /* per email node (node - n_agents): its email */
 	size_t n_emails, cap_emails;
+	struct strmap *link_keys;     /* the keys of identity links, NULL if there are none */
+	long *linked;                 /* agents whose account name is such a key */
+	size_t n_linked, cap_linked;
 };
 
 /* The node of a normalised email, made if new. */
@@ -186,14 +189,32 @@ static int load_agents(struct work *w, struct lr_error *err)
 			goto out;
 		}
 	}
-	if (sqlite3_prepare_v2(w->db, "SELECT id, ifi FROM agent ORDER BY id", -1, &q, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(w->db, "SELECT id, ifi, account_name FROM agent ORDER BY id", -1, &q,
+			       NULL) != SQLITE_OK) {
 		rc = db_fail(w, err, "reading agents");
 		goto out;
 	}
 	while ((step = sqlite3_step(q)) == SQLITE_ROW && id->n_agents < cap) {
 		const char *email = ifi_key_email((const char *)sqlite3_column_text(q, 1));
+		const char *account = (const char *)sqlite3_column_text(q, 2);
+		int64_t seen;
 		i = id->n_agents++;
 		id->agent_ids[i] = sqlite3_column_int64(q, 0);
+		/* An account named by an identity link: joined in join_links. */
+		if (account && w->link_keys &&
+		    strmap_get(w->link_keys, account, strlen(account), &seen, 0) == 1) {
+			if (w->n_linked == w->cap_linked) {
+				size_t more = w->cap_linked ? 2 * w->cap_linked : 64;
+				long *grown = realloc(w->linked, more * sizeof(*grown));
+				if (!grown) {
+					rc = nomem(err);
+					goto out;
+				}
+				w->linked = grown;
+				w->cap_linked = more;
+			}
+			w->linked[w->n_linked++] = i;
+		}
 		if (email) {
 			long node = email_node(w, email);
 			if (node < 0) {
@@ -210,31 +231,70 @@ out:
 	return rc;
 }
 
-/* Identity links: accounts seen in the link's org join the email; email keys join emails. */
-static int join_links(struct work *w, struct lr_error *err)
+/* The keys of the identity links, for load_agents to find the accounts they name. */
+static int load_link_keys(struct work *w, struct lr_error *err)
 {
-	static const char sql_accounts[] =
-		"SELECT a.id, l.email FROM identity_link l"
-		" JOIN agent a ON a.account_name = l.key"
-		" JOIN agent_org ao ON ao.agent_id = a.id AND ao.org_id = l.org_id";
-	static const char sql_emails[] = "SELECT key, email FROM identity_link";
 	sqlite3_stmt *q = NULL;
 	int rc = 0, step;
 
-	if (sqlite3_prepare_v2(w->db, sql_accounts, -1, &q, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(w->db, "SELECT DISTINCT key FROM identity_link", -1, &q, NULL) !=
+	    SQLITE_OK)
 		goto fail;
 	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
-		long agent = agent_index(w->id, sqlite3_column_int64(q, 0));
-		long node = email_node(w, (const char *)sqlite3_column_text(q, 1));
-		if (node < 0) {
+		const char *key = (const char *)sqlite3_column_text(q, 0);
+		int64_t one = 1;
+		if (!key)
+			continue;
+		if ((!w->link_keys && !(w->link_keys = strmap_new())) ||
+		    strmap_get(w->link_keys, key, strlen(key), &one, 1) < 0) {
 			rc = nomem(err);
 			goto out;
 		}
-		if (agent >= 0)
-			unionfind_union(w->uf, agent, node);
 	}
-	if (step != SQLITE_DONE)
+	if (step == SQLITE_DONE)
+		goto out;
+fail:
+	rc = db_fail(w, err, "reading identity links");
+out:
+	sqlite3_finalize(q);
+	return rc;
+}
+
+/*
+ * Identity links: accounts seen in the link's org join the email; email keys
+ * join emails. The accounts are those load_agents found named by a link's
+ * key (agents are not indexed by account name: the index cost every new
+ * agent a random B-tree write, and this pass reads every agent anyway).
+ */
+static int join_links(struct work *w, struct lr_error *err)
+{
+	static const char sql_account[] =
+		"SELECT l.email FROM agent a"
+		" JOIN agent_org ao ON ao.agent_id = a.id"
+		" JOIN identity_link l ON l.org_id = ao.org_id AND l.key = a.account_name"
+		" WHERE a.id = ?";
+	static const char sql_emails[] = "SELECT key, email FROM identity_link";
+	sqlite3_stmt *q = NULL;
+	int rc = 0, step = SQLITE_DONE;
+	size_t k;
+
+	if (w->n_linked > 0 && sqlite3_prepare_v2(w->db, sql_account, -1, &q, NULL) != SQLITE_OK)
 		goto fail;
+	for (k = 0; k < w->n_linked; k++) {
+		long agent = w->linked[k];
+		sqlite3_bind_int64(q, 1, w->id->agent_ids[agent]);
+		while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+			long node = email_node(w, (const char *)sqlite3_column_text(q, 0));
+			if (node < 0) {
+				rc = nomem(err);
+				goto out;
+			}
+			unionfind_union(w->uf, agent, node);
+		}
+		if (step != SQLITE_DONE)
+			goto fail;
+		sqlite3_reset(q);
+	}
 	sqlite3_finalize(q);
 	if (sqlite3_prepare_v2(w->db, sql_emails, -1, &q, NULL) != SQLITE_OK)
 		goto fail;
@@ -408,7 +468,8 @@ int identity_resolve(struct identity **out, struct lr_error *err, struct store *
 		rc = nomem(err);
 		goto out;
 	}
-	if ((rc = load_agents(&w, err)) != 0 ||
+	if ((rc = load_link_keys(&w, err)) != 0 ||
+	    (rc = load_agents(&w, err)) != 0 ||
 	    (rc = join_links(&w, err)) != 0 ||
 	    (rc = join_hashes(&w, err)) != 0 ||
 	    (rc = make_persons(&w, err)) != 0)
@@ -419,6 +480,8 @@ out:
 	identity_free(w.id);
 	unionfind_free(w.uf);
 	free(w.email_of);
+	strmap_free(w.link_keys);
+	free(w.linked);
 	return rc;
 }
 

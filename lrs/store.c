@@ -269,6 +269,12 @@ static const char *const migrations[] = {
 	"CREATE INDEX statement_course ON statement(course_key);"
 	"CREATE INDEX statement_object_other ON statement(object_id)"
 	" WHERE object_id IS NOT NULL AND course_key IS NOT object_id;",
+	/*
+	 * 11: agents are not indexed by account name. Only the identity
+	 * resolution looked agents up by it, and it reads every agent anyway;
+	 * the index cost each new agent a write at a random place.
+	 */
+	"DROP INDEX IF EXISTS agent_account;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

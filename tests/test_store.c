@@ -658,9 +658,16 @@ static void test_checkpoint_thread(void)
 {
 	long none = wal_after(0), own = wal_after(1), shared = wal_after(2);
 
-	CHECK_MSG(own * 2 < none, "WAL of %ld bytes with checkpoints, %ld without", own, none);
-	CHECK_MSG(shared * 2 < none, "WAL of %ld bytes with shared checkpoints, %ld without", shared,
-		  none);
+	/*
+	 * How far the WAL gets before it starts over depends on how busy the
+	 * machine is (the thread's checkpoint can hold the writer's off for a
+	 * few commits): a sixth of the size without checkpoints on a quiet
+	 * machine, half at worst under load. A quarter smaller means it
+	 * started over.
+	 */
+	CHECK_MSG(own * 4 < none * 3, "WAL of %ld bytes with checkpoints, %ld without", own, none);
+	CHECK_MSG(shared * 4 < none * 3, "WAL of %ld bytes with shared checkpoints, %ld without",
+		  shared, none);
 }
 
 int main(void)
