@@ -9,6 +9,7 @@
 #include "lrs/error.h"
 #include "lrs/identity.h"
 #include "lrs/store.h"
+#include "lrs/workforce.h"
 #include "lrs/xtime.h"
 
 #include <jansson.h>
@@ -73,12 +74,88 @@ static int zone_exists(const char *zone)
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/* An org's latest workforce figures, kept for org list (strings owned). */
+struct org_figures {
+	char *code, *sector, *as_of;
+	long headcount, frontline;
+};
+
+struct org_listing {
+	struct org_figures *rows;
+	size_t n;
+	int failed;                  /* out of memory */
+};
+
+static int keep_figures(void *ctx, const struct workforce_org *o)
+{
+	struct org_listing *l = ctx;
+	struct org_figures *grown = realloc(l->rows, (l->n + 1) * sizeof(*grown));
+	struct org_figures *f;
+
+	if (!grown) {
+		l->failed = 1;
+		return 1;
+	}
+	l->rows = grown;
+	f = &l->rows[l->n++];
+	memset(f, 0, sizeof(*f));
+	f->headcount = o->headcount;
+	f->frontline = o->frontline;
+	if (!(f->code = strdup(o->code)) || (o->sector && !(f->sector = strdup(o->sector))) ||
+	    (o->headcount_as_of && !(f->as_of = strdup(o->headcount_as_of)))) {
+		l->failed = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static void number_or_dash(char *out, size_t size, long n)
+{
+	if (n < 0)
+		snprintf(out, size, "-");
+	else
+		snprintf(out, size, "%ld", n);
+}
+
 static int print_org(void *ctx, const struct store_org *o)
 {
-	(void)ctx;
-	printf("%-20s %-30s %-30s %s\n", o->code, o->name ? o->name : "-",
-	       o->lms_url ? o->lms_url : "-", o->timezone ? o->timezone : "-");
+	const struct org_listing *l = ctx;
+	const struct org_figures *f = NULL;
+	char headcount[24], frontline[24];
+	size_t i;
+
+	for (i = 0; i < l->n && !f; i++)
+		if (strcmp(l->rows[i].code, o->code) == 0)
+			f = &l->rows[i];
+	number_or_dash(headcount, sizeof(headcount), f ? f->headcount : -1);
+	number_or_dash(frontline, sizeof(frontline), f ? f->frontline : -1);
+	printf("%-20s %-30s %-30s %-16s %-12s %9s %9s %s\n", o->code, o->name ? o->name : "-",
+	       o->lms_url ? o->lms_url : "-", o->timezone ? o->timezone : "-",
+	       f && f->sector ? f->sector : "-", headcount, frontline, f && f->as_of ? f->as_of : "-");
 	return 0;
+}
+
+/* org list: the orgs with their latest sector and headcounts (lrs/workforce.h). */
+static int list_orgs(struct store *s, struct lr_error *err)
+{
+	struct org_listing l = { NULL, 0, 0 };
+	int rc = workforce_each(s, err, NULL, keep_figures, &l);
+	size_t i;
+
+	if (rc == 0 && l.failed)
+		rc = lr_error_set(err, LR_ENOMEM, "out of memory listing the orgs");
+	if (rc == 0) {
+		printf("%-20s %-30s %-30s %-16s %-12s %9s %9s %s\n", "ORG", "NAME", "LMS URL", "TIMEZONE",
+		       "SECTOR", "HEADCOUNT", "FRONTLINE", "AS OF");
+		rc = store_org_each(s, err, print_org, &l);
+	}
+	for (i = 0; i < l.n; i++) {
+		free(l.rows[i].code);
+		free(l.rows[i].sector);
+		free(l.rows[i].as_of);
+	}
+	free(l.rows);
+	return rc;
 }
 
 static int cmd_org(int argc, char **argv)
@@ -120,8 +197,7 @@ static int cmd_org(int argc, char **argv)
 	} else if (strcmp(argv[0], "list") == 0 && n == 0) {
 		if ((rc = open_store(&s, 0)) != 0)
 			goto out;
-		printf("%-20s %-30s %-30s %s\n", "ORG", "NAME", "LMS URL", "TIMEZONE");
-		rc = store_org_each(s, &err, print_org, NULL) != 0 ? fail(&err) : EXIT_OK;
+		rc = list_orgs(s, &err) != 0 ? fail(&err) : EXIT_OK;
 	} else {
 		goto usage;
 	}

@@ -69,6 +69,15 @@ check_exit 1 "unknown org" $L org set nope --headcount 3
 check_exit 1 "negative headcount" $L org set beta --headcount -3
 check_exit 1 "nothing to set" $L org set beta
 
+# org list: each org's latest sector and figures, "-" where none.
+check_exit 0 "org list" $L org list
+check_eq "org list: alpha's latest" "$(awk '$1 == "alpha" { print $(NF-3), $(NF-2), $(NF-1), $NF }' "$T/out")" \
+	"health 20 16 2025-06-01"
+check_eq "org list: beta's later headcount" "$(awk '$1 == "beta" { print $(NF-3), $(NF-2), $(NF-1), $NF }' "$T/out")" \
+	"health 12 5 2025-07-01"
+check_eq "org list: delta has no figures" "$(awk '$1 == "delta" { print $(NF-3), $(NF-2), $(NF-1), $NF }' "$T/out")" \
+	"care - - -"
+
 # The Power BI export: deterministic, pseudonymised, atomic.
 check_exit 0 "export" $L export powerbi "$T/pbi1" --key-file "$T/key"
 check_grep "key created" "created the pseudonymisation key" "$T/out"
