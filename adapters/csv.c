@@ -35,6 +35,7 @@ struct csv {
 	size_t raw_len;
 	char *replay;        /* the lines of a refused row to read again, before buf */
 	size_t replay_pos, replay_len;
+	int too_wide;        /* the last row refused had more than max_fields fields */
 };
 
 int csv_open(struct csv **out, const struct csv_options *opts, csv_read_fn read, void *ctx)
@@ -274,6 +275,7 @@ int csv_next(struct csv *c, struct csv_row *row, struct lr_error *err)
 			if (b == c->delim) {
 				if (c->n >= c->max_fields) {
 					skip_line(c);
+					c->too_wide = 1;
 					lr_error_where(err, NULL, start_line, c->record);
 					return lr_error_set(err, LR_EINVAL, "the row has more than %zu fields",
 							    c->max_fields);
@@ -344,7 +346,20 @@ int csv_header(struct csv *c, struct csv_row *row, struct lr_error *err)
 
 	do {
 		lr_error_clear(err);
+		c->too_wide = 0;
 		rc = csv_next(c, row, err);
+		/*
+		 * A row too wide to read is the header itself (no preamble line
+		 * has thousands of fields): say so, rather than take the next row
+		 * for the header and report its columns missing.
+		 */
+		if (rc == LR_EINVAL && c->too_wide) {
+			long line = err->line, record = err->record;
+			lr_error_clear(err);
+			lr_error_where(err, NULL, line, record);
+			return lr_error_set(err, LR_ELIMIT, "the header has more than %zu columns",
+					    c->max_fields);
+		}
 	} while (rc == LR_EINVAL);
 	if (rc == 0)
 		return lr_error_set(err, LR_EFORMAT, "the file is empty");

@@ -46,8 +46,9 @@ int csv_next(struct csv *c, struct csv_row *row, struct lr_error *err);
 /*
  * Reads the header: the first row that can be read (unreadable rows before
  * it are passed over). Returns 1 with *row filled, LR_EFORMAT "the file is
- * empty" when there is no row, or LR_EIO/LR_ENOMEM. err holds only the
- * error returned, never one from a row passed over.
+ * empty" when there is no row, LR_ELIMIT when a row has more than
+ * max_fields fields (taken for the header), or LR_EIO/LR_ENOMEM. err holds
+ * only the error returned, never one from a row passed over.
  */
 int csv_header(struct csv *c, struct csv_row *row, struct lr_error *err);
 

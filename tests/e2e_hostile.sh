@@ -208,5 +208,10 @@ check_eq "CSV: every good row went in" \
 smith bob cal dan fay gus hal jo kim lee"
 check_eq "a quoted newline kept in the field" \
 	"$(q "SELECT count(*) FROM statement WHERE json_extract(json, '\$.actor.account.name') = 'ann' || char(10) || 'smith'")" 1
+# A header of a million columns is the header's fault, said of line 1 (not of
+# the next row taken for a header).
+{ perl -e 'print join(",", map { "c$_" } 1 .. 1000000), "\n"'; echo "mo,MECC,mecc-1,2025-03-01,85"; } >"$T/wide-header.csv"
+check_exit 3 "CSV: a million header columns" $L ingest --org trust-a --format totara "$T/wide-header.csv"
+check_grep "said of the header" "wide-header.csv:1: record 1: the header has more than 4096 columns" "$T/err"
 
 e2e_end
