@@ -24,10 +24,10 @@
 
 struct person {
 	char id[IDENTITY_PERSON_ID_LEN + 1];
+	char name_on_email;   /* the name came from an agent with the person's email */
 	const char *email;    /* the smallest email (in the email map's arena), or NULL */
 	const char *name;     /* in the names arena, or NULL */
 	const char *key;      /* the smallest identifier, for the id when no email */
-	int name_on_email;    /* the name came from an agent with the person's email */
 };
 
 /* Strings kept for the persons, in chunks freed together. */
