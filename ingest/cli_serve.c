@@ -100,7 +100,45 @@ const struct cli_command cli_serve = { "serve", usage_serve, cmd_serve };
 /* ---- credential ---- */
 
 static const char usage_credential[] =
-	"lrhub credential add ORG [--scope write|read-own|read-all|admin]";
+	"lrhub credential add ORG [--scope write|read-own|read-all|admin]\n"
+	"       lrhub credential list\n"
+	"       lrhub credential revoke KEY";
+
+static int print_credential(void *ctx, const struct credential_info *c)
+{
+	(void)ctx;
+	printf("%-16s %-20s %-9s %-20s %s\n", c->key, c->org, c->scope, c->created_at,
+	       c->revoked_at ? c->revoked_at : "-");
+	return 0;
+}
+
+/* credential list | credential revoke KEY */
+static int credential_admin(int argc, char **argv)
+{
+	struct lr_error err;
+	struct store *s = NULL;
+	int rc;
+
+	lr_error_clear(&err);
+	if (!((strcmp(argv[0], "list") == 0 && argc == 1) ||
+	      (strcmp(argv[0], "revoke") == 0 && argc == 2 && argv[1][0] != '-'))) {
+		fprintf(stderr, "usage: %s\n", usage_credential);
+		return EXIT_USAGE;
+	}
+	if ((rc = open_store(&s, 0)) != 0)
+		return rc;
+	if (strcmp(argv[0], "list") == 0) {
+		printf("%-16s %-20s %-9s %-20s %s\n", "KEY", "ORG", "SCOPE", "CREATED", "REVOKED");
+		rc = credential_each(s, &err, print_credential, NULL) != 0 ? fail(&err) : EXIT_OK;
+	} else if (credential_revoke(s, &err, argv[1]) != 0) {
+		rc = fail(&err);
+	} else {
+		printf("revoked credential %s\n", argv[1]);
+		rc = EXIT_OK;
+	}
+	store_close(s);
+	return rc;
+}
 
 static int cmd_credential(int argc, char **argv)
 {
@@ -117,6 +155,10 @@ static int cmd_credential(int argc, char **argv)
 	int n = 0, rc = EXIT_USAGE;
 
 	lr_error_clear(&err);
+	if (pos && argc >= 1 && (strcmp(argv[0], "list") == 0 || strcmp(argv[0], "revoke") == 0)) {
+		free(pos);
+		return credential_admin(argc, argv);
+	}
 	if (!pos || argc < 1 || strcmp(argv[0], "add") != 0 ||
 	    parse(argc - 1, argv + 1, opts, usage_credential, pos, &n) != 0 || n != 1) {
 		fprintf(stderr, "usage: %s\n", usage_credential);

@@ -204,6 +204,7 @@ static void usage(FILE *out)
 		"  formats                       the input formats lrhub reads\n"
 		"  serve [--listen ADDR:PORT] [--base /xapi]   run the xAPI LRS (HTTP API)\n"
 		"  credential add ORG [--scope write|read-own|read-all|admin]   an API key\n"
+		"  credential list | credential revoke KEY   the API keys; stop one working\n"
 		"  source add NAME --org ORG --xapi-url URL --user U --password-file F\n"
 		"         [--version 1.0.3|2.0.0] [--since DATETIME]   a remote LRS to pull\n"
 		"  source list | source remove NAME\n"

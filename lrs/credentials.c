@@ -71,6 +71,83 @@ static int db_fail(struct store *s, struct lr_error *err, const char *what)
 	return store__db_error(store__db(s), err, what);
 }
 
+int credential_each(struct store *s, struct lr_error *err,
+		    int (*fn)(void *ctx, const struct credential_info *c), void *ctx)
+{
+	sqlite3_stmt *q = NULL;
+	int rc = 0, step;
+
+	if (sqlite3_prepare_v2(store__db(s),
+			       "SELECT c.key, o.code, c.scope, c.created_at, c.revoked_at"
+			       " FROM credential c JOIN org o ON o.id = c.org_id"
+			       " ORDER BY o.code, c.created_at, c.key", -1, &q, NULL) != SQLITE_OK)
+		return db_fail(s, err, "listing credentials");
+	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+		struct credential_info c = {
+			.key = (const char *)sqlite3_column_text(q, 0),
+			.org = (const char *)sqlite3_column_text(q, 1),
+			.scope = (const char *)sqlite3_column_text(q, 2),
+			.created_at = (const char *)sqlite3_column_text(q, 3),
+			.revoked_at = (const char *)sqlite3_column_text(q, 4),
+		};
+		if ((rc = fn(ctx, &c)) != 0)
+			break;
+	}
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = db_fail(s, err, "listing credentials");
+	sqlite3_finalize(q);
+	return rc;
+}
+
+int credential_revoke(struct store *s, struct lr_error *err, const char *key)
+{
+	sqlite3_stmt *q = NULL;
+	char now[XTIME_MAX];
+	int rc = 0;
+
+	if (sqlite3_prepare_v2(store__db(s),
+			       "UPDATE credential SET revoked_at = ?2 WHERE key = ?1 AND revoked_at IS NULL",
+			       -1, &q, NULL) != SQLITE_OK)
+		return db_fail(s, err, "revoking a credential");
+	xtime_format(now, xtime_now_ms() / 1000 * 1000);
+	sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, now, -1, SQLITE_STATIC);
+	if (sqlite3_step(q) != SQLITE_DONE) {
+		rc = db_fail(s, err, "revoking a credential");
+	} else if (sqlite3_changes(store__db(s)) == 0) {
+		/* Nothing changed: unknown, or revoked before. */
+		sqlite3_finalize(q);
+		q = NULL;
+		if (sqlite3_prepare_v2(store__db(s), "SELECT 1 FROM credential WHERE key = ?", -1, &q,
+				       NULL) != SQLITE_OK)
+			return db_fail(s, err, "revoking a credential");
+		sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+		rc = sqlite3_step(q) == SQLITE_ROW
+			     ? lr_error_set(err, LR_EEXISTS, "credential %s is revoked already", key)
+			     : lr_error_set(err, LR_ENOTFOUND, "no credential has the key %s", key);
+	}
+	sqlite3_finalize(q);
+	if (rc == 0)
+		credential_cache_clear();
+	return rc;
+}
+
+int credential_in_use(struct store *s, struct lr_error *err, const char *key)
+{
+	sqlite3_stmt *q = NULL;
+	int rc, step;
+
+	if (sqlite3_prepare_v2(store__db(s),
+			       "SELECT 1 FROM credential WHERE key = ? AND revoked_at IS NULL", -1, &q,
+			       NULL) != SQLITE_OK)
+		return db_fail(s, err, "checking a credential");
+	sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+	step = sqlite3_step(q);
+	rc = step == SQLITE_ROW ? 1 : step == SQLITE_DONE ? 0 : db_fail(s, err, "checking a credential");
+	sqlite3_finalize(q);
+	return rc;
+}
+
 int credential_add(struct store *s, struct lr_error *err, const char *org,
 		   enum credential_scope scope, char out_key[CREDENTIAL_KEY_LEN + 1],
 		   char out_secret[CREDENTIAL_SECRET_LEN + 1])

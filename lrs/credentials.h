@@ -84,6 +84,35 @@ int credential_verify(struct store *s, struct lr_error *err, const char *key, co
 /* Forgets every cached verification (tests, and after a revocation). */
 void credential_cache_clear(void);
 
+/* A credential as listed: never its secret or hash. */
+struct credential_info {
+	const char *key;
+	const char *org;
+	const char *scope;
+	const char *created_at;
+	const char *revoked_at;  /* NULL while it is in use */
+};
+
+/*
+ * Calls fn for each credential, in org then creation order (strings borrowed
+ * for the call); stops at fn's first non-zero return and returns it.
+ */
+int credential_each(struct store *s, struct lr_error *err,
+		    int (*fn)(void *ctx, const struct credential_info *c), void *ctx);
+
+/*
+ * Revokes the credential key from now on: LR_ENOTFOUND for an unknown key,
+ * LR_EEXISTS if it is revoked already. A server still holding it verified
+ * stops taking it at its next request (credential_in_use).
+ */
+int credential_revoke(struct store *s, struct lr_error *err, const char *key);
+
+/*
+ * 1 if key names a credential that is not revoked, 0 if not, < 0 on a store
+ * failure: the cheap check a server makes of a pair it verified before.
+ */
+int credential_in_use(struct store *s, struct lr_error *err, const char *key);
+
 /*
  * The cache alone: 0 and *out filled when key and secret were verified
  * lately, LR_ENOTFOUND otherwise. Cheap; never touches the store.

@@ -567,10 +567,20 @@ static int authenticate(const struct http_request *req, const char *client,
 		return http_error(resp, 401, "the Authorization header is malformed");
 	}
 	*colon = '\0';
-	/* A pair verified lately goes in at once, whatever others try with the key. */
+	/*
+	 * A pair verified lately goes in at once, whatever others try with the
+	 * key, unless the key was revoked since (by `lrhub credential revoke`,
+	 * another process): one index lookup, not the key derivation.
+	 */
 	if (credential_verify_cached(decoded, colon + 1, cred) == 0) {
+		rc = credential_in_use(req->store, &err, decoded);
 		memset(decoded, 0, sizeof(decoded));
-		return 0;
+		if (rc == 1)
+			return 0;
+		if (rc < 0)
+			return http_error(resp, 503, "checking credentials: %s", err.text);
+		credential_cache_clear();
+		return http_error(resp, 401, "unknown key or wrong secret");
 	}
 	if ((wait_s = credential_throttle_wait(client, decoded, xtime_now_ms())) > 0) {
 		memset(decoded, 0, sizeof(decoded));

@@ -266,6 +266,26 @@ check_eq "its definition" "$(jq -r '.definition.type' "$T/body")" http://adlnet.
 req a-read GET "/activities?activityId=$(printf %s "$LMS_ACT" | jq -sRr @uri)" -H "$V"
 check_eq "another org's credential does not see it" "$(jq -r '.definition.type' "$T/body")" null
 
+# A revoked credential stops working at once, even one the server has
+# verified before and remembers.
+check_exit 0 "credential for revoking" sh -c "$L credential add trust-a --scope read-own >'$T/gone' 2>/dev/null"
+req gone GET "/statements?limit=1" -H "$V"
+check_status "before revoking" 200
+req gone GET "/statements?limit=1" -H "$V"
+check_status "before revoking, remembered" 200
+check_exit 0 "credential revoke" $L credential revoke "$(key_of "$T/gone")"
+req gone GET "/statements?limit=1" -H "$V"
+check_status "revoked: refused" 401
+check_exit 0 "credential list" $L credential list
+check_eq "listed as revoked" "$(awk -v k="$(key_of "$T/gone")" '$1 == k { print ($5 == "-" ? "in use" : "revoked") }' "$T/out")" revoked
+check_eq "the others in use" "$(awk 'NR > 1 && $5 == "-"' "$T/out" | wc -l | tr -d ' ')" 4
+check_eq "no secret listed" "$(grep -c "$(secret_of "$T/a-write")" "$T/out")" 0
+check_exit 1 "revoked already" $L credential revoke "$(key_of "$T/gone")"
+check_grep "said so" "is revoked already" "$T/err"
+check_exit 1 "unknown key" $L credential revoke 0000000000000000
+req a-read GET "/statements?limit=1" -H "$V"
+check_status "other credentials unaffected" 200
+
 # SIGTERM while statements arrive: every one answered 200 is stored.
 posters=
 for n in $(seq 1 30); do
