@@ -7,8 +7,9 @@ packages="build-essential pkg-config libjansson-dev libsqlite3-dev libxml2-dev l
 libcurl4-openssl-dev libmicrohttpd-dev libssl-dev sqlite3 curl jq"
 if [ "${1:-}" = "--test" ]; then
 	packages="$packages valgrind clang libclang-rt-dev time"
-	# tests/e2e_pull.sh: tests/fault_proxy.py injects 5xx/429 before a real lrhub serve.
-	packages="$packages python3"
+	# tests/e2e_pull.sh: tests/fault_proxy.py injects 5xx/429 before a real lrhub serve,
+	# and serves HTTPS with a certificate the openssl command makes.
+	packages="$packages python3 openssl"
 	# tests/e2e_browser.sh: headless Chromium driven over its DevTools pipe by node.
 	packages="$packages chromium nodejs fonts-dejavu-core"
 fi

@@ -256,9 +256,45 @@ sqlite3 "$LOCAL3" "SELECT id FROM statement ORDER BY id" >"$T/local3.ids"
 check_files "local3 the same statements" "$T/local3.ids" "$T/remote.ids"
 stop_proxy
 
+# ---- TLS: a real HTTPS server, its certificate verified ----
+# A certificate for 127.0.0.1 made here, one for another name, and the
+# proxy serving HTTPS with the first; the pull must refuse it unless told to
+# trust it (--ca-file), and refuse the wrong name even then.
+if command -v openssl >/dev/null; then
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" \
+		-addext "subjectAltName=IP:127.0.0.1" -keyout "$T/tls.key" -out "$T/tls.pem" 2>/dev/null
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=lms.example" \
+		-addext "subjectAltName=DNS:lms.example" -keyout "$T/other.key" -out "$T/other.pem" 2>/dev/null
+	: >"$T/proxy.log"
+	FAULT_PROXY_TLS="$T/tls.pem:$T/tls.key" python3 "$LRHUB_ROOT/tests/fault_proxy.py" \
+		"http://127.0.0.1:$PORT" "$T/proxy.log" >"$T/proxy.out" 2>"$T/proxy.err" &
+	proxy_pid=$!
+	TLS=$(wait_listening "$T/proxy.out")
+	case $TLS in https://127.0.0.1:*) ok ;; *) not_ok "HTTPS proxy: '$TLS' $(cat "$T/proxy.err")" ;; esac
+	LOCAL4="$T/local4.db"
+	export LRHUB_DB="$LOCAL4"
+	check_exit 0 "local4 init" $L init
+	check_exit 0 "local4 org" $L org add trust-a
+	check_exit 0 "source over HTTPS" $L source add tls --org trust-a --xapi-url "$TLS/xapi" \
+		--user "$KEY" --password-file "$T/password"
+	check_exit 3 "pull: a certificate nobody vouches for is refused" $L pull tls
+	check_grep "said why" "source tls: GET $TLS/xapi/statements:" "$T/err"
+	check_grep "a certificate problem" "certificate" "$T/err"
+	check_eq "nothing stored" "$(count "$LOCAL4")" 0
+	check_eq "no request reached the server" "$(wc -l <"$T/proxy.log" | tr -d ' ')" 0
+	check_exit 3 "pull: trusting another certificate is no help" $L pull --ca-file "$T/other.pem" tls
+	check_exit 0 "pull: trusting this certificate (--ca-file)" $L pull --ca-file "$T/tls.pem" tls
+	check_eq "all pulled over HTTPS" "$(count "$LOCAL4")" 46
+	check_eq "every request authenticated" "$(grep -c ' auth=yes ' "$T/proxy.log")" \
+		"$(wc -l <"$T/proxy.log" | tr -d ' ')"
+	stop_proxy
+else
+	not_ok "openssl is needed for the TLS test"
+fi
+
 # ---- the password is nowhere in the stores ----
 stop_server
-check_eq "no password in the local stores" "$(cat "$LOCAL"* "$LOCAL2"* "$LOCAL3"* | grep -c -a -- "$SECRET")" 0
+check_eq "no password in the local stores" "$(cat "$LOCAL"* "$LOCAL2"* "$LOCAL3"* "$LOCAL4"* | grep -c -a -- "$SECRET")" 0
 check_eq "password file path kept instead" \
 	"$(sqlite3 "$LOCAL" "SELECT password_file FROM source")" "$(cd "$T" && pwd -P)/password"
 

@@ -11,6 +11,9 @@ header, as a careless server might, to check that pull never shows it.
 
   e.g. fault_proxy.py http://127.0.0.1:8080 /tmp/log 2=503 3=429:1
 
+With FAULT_PROXY_TLS=CERT.pem:KEY.pem in the environment it serves HTTPS
+with that certificate instead (a real TLS server for pull's verification).
+
 It prints "listening on http://127.0.0.1:PORT" once it accepts connections
 and appends one line per request to LOG: its number, what it answered, the
 path, and whether it carried an Authorization header and which
@@ -18,6 +21,8 @@ X-Experience-API-Version (never the credentials themselves).
 """
 import http.client
 import http.server
+import os
+import ssl
 import sys
 import threading
 import urllib.parse
@@ -87,5 +92,12 @@ class Proxy(http.server.BaseHTTPRequestHandler):
 
 
 server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
-print("listening on http://127.0.0.1:%d" % server.server_address[1], flush=True)
+scheme = "http"
+if os.environ.get("FAULT_PROXY_TLS"):
+    cert, key = os.environ["FAULT_PROXY_TLS"].split(":", 1)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    scheme = "https"
+print("listening on %s://127.0.0.1:%d" % (scheme, server.server_address[1]), flush=True)
 server.serve_forever()
