@@ -128,23 +128,23 @@ int credential_revoke(struct store *s, struct lr_error *err, const char *key)
 	}
 	sqlite3_finalize(q);
 	if (rc == 0)
-		credential_cache_clear();
+		credential_cache_forget(key);
 	return rc;
 }
 
 int credential_in_use(struct store *s, struct lr_error *err, const char *key)
 {
-	sqlite3_stmt *q = NULL;
+	/* Every request of a remembered pair runs this: prepared once per connection. */
+	static const char sql[] = "SELECT 1 FROM credential WHERE key = ? AND revoked_at IS NULL";
+	sqlite3_stmt *q = store__prepared(s, err, sql);
 	int rc, step;
 
-	if (sqlite3_prepare_v2(store__db(s),
-			       "SELECT 1 FROM credential WHERE key = ? AND revoked_at IS NULL", -1, &q,
-			       NULL) != SQLITE_OK)
-		return db_fail(s, err, "checking a credential");
+	if (!q)
+		return err->code;
 	sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
 	step = sqlite3_step(q);
 	rc = step == SQLITE_ROW ? 1 : step == SQLITE_DONE ? 0 : db_fail(s, err, "checking a credential");
-	sqlite3_finalize(q);
+	sqlite3_reset(q);
 	return rc;
 }
 
@@ -244,6 +244,16 @@ void credential_cache_clear(void)
 {
 	pthread_mutex_lock(&cache_lock);
 	memset(cache, 0, sizeof(cache));
+	pthread_mutex_unlock(&cache_lock);
+}
+
+void credential_cache_forget(const char *key)
+{
+	unsigned slot = slot_of(key);
+
+	pthread_mutex_lock(&cache_lock);
+	if (cache[slot].used && strcmp(cache[slot].cred.key, key) == 0)
+		memset(&cache[slot], 0, sizeof(cache[slot]));
 	pthread_mutex_unlock(&cache_lock);
 }
 

@@ -81,8 +81,11 @@ int credential_add(struct store *s, struct lr_error *err, const char *org,
 int credential_verify(struct store *s, struct lr_error *err, const char *key, const char *secret,
 		      struct credential *out);
 
-/* Forgets every cached verification (tests, and after a revocation). */
+/* Forgets every cached verification (tests). */
 void credential_cache_clear(void);
+
+/* Forgets the cached verification of key, if any (after a revocation). */
+void credential_cache_forget(const char *key);
 
 /* A credential as listed: never its secret or hash. */
 struct credential_info {

@@ -574,12 +574,13 @@ static int authenticate(const struct http_request *req, const char *client,
 	 */
 	if (credential_verify_cached(decoded, colon + 1, cred) == 0) {
 		rc = credential_in_use(req->store, &err, decoded);
+		if (rc == 0)
+			credential_cache_forget(decoded);
 		memset(decoded, 0, sizeof(decoded));
 		if (rc == 1)
 			return 0;
 		if (rc < 0)
 			return http_error(resp, 503, "checking credentials: %s", err.text);
-		credential_cache_clear();
 		return http_error(resp, 401, "unknown key or wrong secret");
 	}
 	if ((wait_s = credential_throttle_wait(client, decoded, xtime_now_ms())) > 0) {

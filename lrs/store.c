@@ -363,6 +363,11 @@ static const char *const query_sql[Q_COUNT] = {
 struct store {
 	sqlite3 *db;
 	sqlite3_stmt *q[Q_COUNT];
+	/* Other modules' statements, prepared once (store__prepared), by their SQL text's address. */
+	struct {
+		const char *sql;
+		sqlite3_stmt *q;
+	} other[8];
 	int in_transaction;
 	char *text;          /* the statement text being stored, reused (store_put_statement_raw) */
 	size_t text_cap;
@@ -435,6 +440,32 @@ static sqlite3_stmt *query(struct store *s, struct lr_error *err, enum query whi
 	}
 	s->q[which] = q;
 	return q;
+}
+
+sqlite3_stmt *store__prepared(struct store *s, struct lr_error *err, const char *sql)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(s->other) / sizeof(s->other[0]) && s->other[i].sql; i++) {
+		if (s->other[i].sql == sql) {
+			sqlite3_reset(s->other[i].q);
+			sqlite3_clear_bindings(s->other[i].q);
+			return s->other[i].q;
+		}
+	}
+	if (i == sizeof(s->other) / sizeof(s->other[0])) {
+		lr_error_set(err, LR_ELIMIT, "too many statements kept for one store connection");
+		return NULL;
+	}
+	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->other[i].q, NULL) !=
+	    SQLITE_OK) {
+		sqlite3_finalize(s->other[i].q);
+		s->other[i].q = NULL;
+		db_error(s, err, "preparing a query");
+		return NULL;
+	}
+	s->other[i].sql = sql;
+	return s->other[i].q;
 }
 
 void store__bind_text(struct sqlite3_stmt *q, int i, const char *text)
@@ -668,6 +699,8 @@ void store_close(struct store *s)
 	checkpointer_detach(s);
 	for (i = 0; i < Q_COUNT; i++)
 		sqlite3_finalize(s->q[i]);
+	for (i = 0; i < (int)(sizeof(s->other) / sizeof(s->other[0])); i++)
+		sqlite3_finalize(s->other[i].q);
 	sqlite3_close(s->db);
 	free(s->text);
 	free(s->agents);

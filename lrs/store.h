@@ -287,6 +287,15 @@ int store__db_error(struct sqlite3 *db, struct lr_error *err, const char *what);
 void store__bind_text(struct sqlite3_stmt *q, int i, const char *text);
 void store__bind_id(struct sqlite3_stmt *q, int i, int64_t id);
 
+/*
+ * A statement of another module, prepared on s's connection the first time
+ * and kept until store_close, reset and unbound for each use: for SQL run
+ * on every request. sql must be a string that lives as long as the program
+ * (it is known again by its address); at most 8 per connection. NULL with
+ * err set on failure.
+ */
+struct sqlite3_stmt *store__prepared(struct store *s, struct lr_error *err, const char *sql);
+
 /* For the derived views (identity, completions): the SQLite handle. */
 struct sqlite3 *store__db(struct store *s);
 

@@ -18,6 +18,16 @@ stop_proxy() {
 }
 trap 'stop_proxy; stop_server; rm -rf "$T"' EXIT
 
+# start_proxy [N=STATUS ...]: tests/fault_proxy.py in front of the server,
+# with an empty log; its URL in $PROXY (HTTPS with FAULT_PROXY_TLS exported).
+start_proxy() {
+	: >"$T/proxy.log"
+	python3 "$LRHUB_ROOT/tests/fault_proxy.py" "http://127.0.0.1:$PORT" "$T/proxy.log" "$@" \
+		>"$T/proxy.out" 2>"$T/proxy.err" &
+	proxy_pid=$!
+	PROXY=$(wait_listening "$T/proxy.out")
+}
+
 REMOTE="$T/remote.db"
 LOCAL="$T/local.db"
 
@@ -167,10 +177,7 @@ check_exit 0 "local2 org" $L org add trust-a
 printf '{"id":"00000000-0000-4000-8000-000000000003","actor":{"mbox":"mailto:other@example.org"},"verb":{"id":"%s/attempted"},"object":{"id":"https://lms.example/course/9"}}\n' \
 	"$VERB" >"$T/own.json"
 check_exit 0 "local2 own statement" $L ingest --org trust-a "$T/own.json"
-python3 "$LRHUB_ROOT/tests/fault_proxy.py" "http://127.0.0.1:$PORT" "$T/proxy.log" \
-	2=503 3=429:2 5=502 >"$T/proxy.out" 2>"$T/proxy.err" &
-proxy_pid=$!
-PROXY=$(wait_listening "$T/proxy.out")
+start_proxy 2=503 3=429:2 5=502
 check_exit 0 "source via the proxy" $L source add lms --org trust-a --xapi-url "$PROXY/xapi" \
 	--user "$KEY" --password-file "$T/password" --version 2.0.0
 $L pull --limit 10 >"$T/pull.out" 2>"$T/pull.err" &
@@ -197,11 +204,8 @@ check_grep "conflict kept as a reject" "already stored with different content" "
 stop_proxy
 
 # A server that keeps failing: the retries are bounded and the error says so.
-: >"$T/proxy.log"
-python3 "$LRHUB_ROOT/tests/fault_proxy.py" "http://127.0.0.1:$PORT" "$T/proxy.log" \
-	1=503 2=503 3=503 >"$T/proxy.out" 2>"$T/proxy.err" &
-proxy_pid=$!
-PROXY2=$(wait_listening "$T/proxy.out")
+start_proxy 1=503 2=503 3=503
+PROXY2=$PROXY
 check_exit 0 "source 2 via the proxy" $L source add flaky --org trust-a --xapi-url "$PROXY2/xapi" \
 	--user "$KEY" --password-file "$T/password"
 check_exit 3 "pull: still 503 after the retries" $L pull --retries 1 flaky
@@ -210,11 +214,8 @@ check_eq "two tries" "$(wc -l <"$T/proxy.log" | tr -d ' ')" 2
 stop_proxy
 
 # An error answer that repeats the credentials is not shown, nor kept in the store.
-: >"$T/proxy.log"
-python3 "$LRHUB_ROOT/tests/fault_proxy.py" "http://127.0.0.1:$PORT" "$T/proxy.log" \
-	1=401:echo >"$T/proxy.out" 2>"$T/proxy.err" &
-proxy_pid=$!
-PROXY4=$(wait_listening "$T/proxy.out")
+start_proxy 1=401:echo
+PROXY4=$PROXY
 check_exit 0 "source 3 via the proxy" $L source add echo --org trust-a --xapi-url "$PROXY4/xapi" \
 	--user "$KEY" --password-file "$T/password"
 check_exit 3 "pull: 401 repeating the credentials" $L pull echo
@@ -227,11 +228,8 @@ check_eq "nor in the store's last error" \
 stop_proxy
 
 # ---- killed (SIGKILL) while waiting to retry page 2: page 1 stays, the next pull resumes ----
-: >"$T/proxy.log"
-python3 "$LRHUB_ROOT/tests/fault_proxy.py" "http://127.0.0.1:$PORT" "$T/proxy.log" \
-	2=503:30 >"$T/proxy.out" 2>"$T/proxy.err" &
-proxy_pid=$!
-PROXY3=$(wait_listening "$T/proxy.out")
+start_proxy 2=503:30
+PROXY3=$PROXY
 LOCAL3="$T/local3.db"
 export LRHUB_DB="$LOCAL3"
 check_exit 0 "local3 init" $L init
@@ -265,11 +263,10 @@ if command -v openssl >/dev/null; then
 		-addext "subjectAltName=IP:127.0.0.1" -keyout "$T/tls.key" -out "$T/tls.pem" 2>/dev/null
 	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=lms.example" \
 		-addext "subjectAltName=DNS:lms.example" -keyout "$T/other.key" -out "$T/other.pem" 2>/dev/null
-	: >"$T/proxy.log"
-	FAULT_PROXY_TLS="$T/tls.pem:$T/tls.key" python3 "$LRHUB_ROOT/tests/fault_proxy.py" \
-		"http://127.0.0.1:$PORT" "$T/proxy.log" >"$T/proxy.out" 2>"$T/proxy.err" &
-	proxy_pid=$!
-	TLS=$(wait_listening "$T/proxy.out")
+	export FAULT_PROXY_TLS="$T/tls.pem:$T/tls.key"
+	start_proxy
+	unset FAULT_PROXY_TLS
+	TLS=$PROXY
 	case $TLS in https://127.0.0.1:*) ok ;; *) not_ok "HTTPS proxy: '$TLS' $(cat "$T/proxy.err")" ;; esac
 	LOCAL4="$T/local4.db"
 	export LRHUB_DB="$LOCAL4"

@@ -206,6 +206,32 @@ static void test_verify_cached(void)
 	CHECK_STR(c.org, "");
 }
 
+/* Revoking forgets that key's remembered pair, and only that one. */
+static void test_revoke(void)
+{
+	char key[CREDENTIAL_KEY_LEN + 1], secret[CREDENTIAL_SECRET_LEN + 1];
+	char other[CREDENTIAL_KEY_LEN + 1], other_secret[CREDENTIAL_SECRET_LEN + 1];
+	struct lr_error err;
+	struct credential c;
+
+	lr_error_clear(&err);
+	credential_cache_clear();
+	CHECK_INT(credential_add(store, &err, "trust-a", CREDENTIAL_WRITE, key, secret), 0);
+	CHECK_INT(credential_add(store, &err, "trust-a", CREDENTIAL_WRITE, other, other_secret), 0);
+	CHECK_INT(credential_verify(store, &err, key, secret, &c), 0);
+	CHECK_INT(credential_verify(store, &err, other, other_secret, &c), 0);
+	CHECK_INT(credential_in_use(store, &err, key), 1);
+	CHECK_INT(credential_revoke(store, &err, key), 0);
+	CHECK_INT(credential_in_use(store, &err, key), 0);
+	CHECK_INT(credential_verify_cached(key, secret, &c), LR_ENOTFOUND);
+	CHECK_INT(credential_verify(store, &err, key, secret, &c), LR_ENOTFOUND);
+	CHECK_INT(credential_verify_cached(other, other_secret, &c), 0);
+	CHECK_INT(credential_in_use(store, &err, other), 1);
+	CHECK_INT(credential_revoke(store, &err, key), LR_EEXISTS);
+	CHECK_INT(credential_revoke(store, &err, "0000000000000000"), LR_ENOTFOUND);
+	CHECK_INT(credential_in_use(store, &err, "0000000000000000"), 0);
+}
+
 int main(void)
 {
 	setup();
@@ -214,6 +240,7 @@ int main(void)
 	RUN(test_equal);
 	RUN(test_throttle);
 	RUN(test_verify_cached);
+	RUN(test_revoke);
 	store_close(store);
 	unlink(path);
 	{
