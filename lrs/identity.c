@@ -39,8 +39,9 @@ struct arena {
 
 struct identity {
 	int64_t *agent_ids;    /* agent row ids, ascending */
-	long *agent_person;    /* person of each agent */
+	int32_t *agent_person; /* person of each agent */
 	long n_agents;
+	int dense;             /* agent_ids[i] is i + 1 for every i */
 	struct person *persons;
 	long n_persons;
 	struct strmap *emails; /* email -> node; owns the email strings */
@@ -137,8 +138,11 @@ static long agent_index(const struct identity *id, int64_t agent_id)
 	 * ask for every statement's agent (a binary search over half a million
 	 * agents was 5% of a derivation).
 	 */
-	if (agent_id >= 1 && agent_id <= id->n_agents && id->agent_ids[agent_id - 1] == agent_id)
+	if (agent_id >= 1 && agent_id <= id->n_agents &&
+	    (id->dense || id->agent_ids[agent_id - 1] == agent_id))
 		return (long)(agent_id - 1);
+	if (id->dense)
+		return -1;
 
 	while (lo <= hi) {
 		long mid = lo + (hi - lo) / 2;
@@ -226,6 +230,9 @@ static int load_agents(struct work *w, struct lr_error *err)
 	}
 	if (step != SQLITE_DONE && step != SQLITE_ROW)
 		rc = db_fail(w, err, "reading agents");
+	/* Ascending and distinct, so 1..n when the first is 1 and the last n. */
+	id->dense = id->n_agents > 0 && id->agent_ids[0] == 1 &&
+		    id->agent_ids[id->n_agents - 1] == id->n_agents;
 out:
 	sqlite3_finalize(q);
 	return rc;
@@ -380,24 +387,45 @@ static int smaller(const char *a, const char *b)
 }
 
 /* Turns the sets that hold an agent into persons, with email, key, name and id. */
+/* A person's id: "p-" and the first 16 hex digits of SHA-256 of its basis. */
+static void person_id(char out[IDENTITY_PERSON_ID_LEN + 1], const char *basis)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char digest[HASH_SHA256_LEN];
+	int i;
+
+	hash_sha256(digest, basis, strlen(basis));
+	out[0] = 'p';
+	out[1] = '-';
+	for (i = 0; i < 8; i++) {
+		out[2 + 2 * i] = hex[digest[i] >> 4];
+		out[3 + 2 * i] = hex[digest[i] & 15];
+	}
+	out[IDENTITY_PERSON_ID_LEN] = '\0';
+}
+
 static int make_persons(struct work *w, struct lr_error *err)
 {
 	struct identity *id = w->id;
 	size_t n = unionfind_count(w->uf), node;
-	long *root_person = malloc((n ? n : 1) * sizeof(long));
+	int32_t *root_person = malloc((n ? n : 1) * sizeof(*root_person));
+	unsigned char *shared = NULL; /* per person: more than one agent */
 	sqlite3_stmt *q = NULL;
 	int rc = 0, step;
 	long i;
 
-	id->agent_person = malloc((id->n_agents ? (size_t)id->n_agents : 1) * sizeof(long));
-	if (!root_person || !id->agent_person)
+	id->agent_person = malloc((id->n_agents ? (size_t)id->n_agents : 1) * sizeof(*id->agent_person));
+	shared = calloc(id->n_agents ? (size_t)id->n_agents : 1, 1);
+	if (!root_person || !id->agent_person || !shared)
 		goto nomem;
 	for (node = 0; node < n; node++)
 		root_person[node] = -1;
 	for (i = 0; i < id->n_agents; i++) {
 		long root = unionfind_find(w->uf, i);
 		if (root_person[root] < 0)
-			root_person[root] = id->n_persons++;
+			root_person[root] = (int32_t)id->n_persons++;
+		else
+			shared[root_person[root]] = 1;
 		id->agent_person[i] = root_person[root];
 	}
 	id->persons = calloc(id->n_persons ? (size_t)id->n_persons : 1, sizeof(struct person));
@@ -421,7 +449,10 @@ static int make_persons(struct work *w, struct lr_error *err)
 		const char *email = ifi_key_email(ifi);
 		int on_email = email && pp->email && strcmp(email, pp->email) == 0;
 
-		if (!pp->email && smaller(ifi, pp->key) && !(pp->key = keep(id, ifi)))
+		/* A person of one agent without an email: the id at once, no key kept. */
+		if (!pp->email && !shared[id->agent_person[i]])
+			person_id(pp->id, ifi);
+		else if (!pp->email && smaller(ifi, pp->key) && !(pp->key = keep(id, ifi)))
 			goto nomem;
 		/* The first agent with a name on the person's email, else the first with one. */
 		if (name && (!pp->name || (on_email && !pp->name_on_email))) {
@@ -436,12 +467,8 @@ static int make_persons(struct work *w, struct lr_error *err)
 	}
 	for (i = 0; i < id->n_persons; i++) {
 		struct person *pp = &id->persons[i];
-		const char *basis = pp->email ? pp->email : pp->key ? pp->key : "";
-		unsigned char digest[HASH_SHA256_LEN];
-		char hex[2 * HASH_SHA256_LEN + 1];
-		hash_sha256(digest, basis, strlen(basis));
-		hash_hex(hex, digest, sizeof(digest));
-		snprintf(pp->id, sizeof(pp->id), "p-%.16s", hex);
+		if (!pp->id[0])
+			person_id(pp->id, pp->email ? pp->email : pp->key ? pp->key : "");
 	}
 	goto out;
 nomem:
@@ -449,6 +476,7 @@ nomem:
 out:
 	sqlite3_finalize(q);
 	free(root_person);
+	free(shared);
 	return rc;
 }
 

@@ -1,14 +1,17 @@
 /*
- * unionfind.c: the classic disjoint-set forest.
+ * unionfind.c: the classic disjoint-set forest, five bytes a node (a 32-bit
+ * parent and a rank: union by rank keeps ranks under 32), as the identity
+ * resolution has a node for every agent and every email.
  */
 #include "unionfind.h"
 #include "error.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 
 struct unionfind {
-	long *parent;
-	long *size;
+	int32_t *parent;
+	unsigned char *rank;
 	size_t count, cap;
 };
 
@@ -22,7 +25,7 @@ void unionfind_free(struct unionfind *uf)
 	if (!uf)
 		return;
 	free(uf->parent);
-	free(uf->size);
+	free(uf->rank);
 	free(uf);
 }
 
@@ -30,19 +33,22 @@ long unionfind_add(struct unionfind *uf)
 {
 	if (uf->count == uf->cap) {
 		size_t cap = uf->cap ? uf->cap * 2 : 1024;
-		long *parent = realloc(uf->parent, cap * sizeof(*parent));
-		long *size;
+		int32_t *parent;
+		unsigned char *rank;
+		if (uf->count >= INT32_MAX)
+			return LR_ENOMEM;
+		parent = realloc(uf->parent, cap * sizeof(*parent));
 		if (!parent)
 			return LR_ENOMEM;
 		uf->parent = parent;
-		size = realloc(uf->size, cap * sizeof(*size));
-		if (!size)
+		rank = realloc(uf->rank, cap * sizeof(*rank));
+		if (!rank)
 			return LR_ENOMEM;
-		uf->size = size;
+		uf->rank = rank;
 		uf->cap = cap;
 	}
-	uf->parent[uf->count] = (long)uf->count;
-	uf->size[uf->count] = 1;
+	uf->parent[uf->count] = (int32_t)uf->count;
+	uf->rank[uf->count] = 0;
 	return (long)uf->count++;
 }
 
@@ -61,13 +67,14 @@ long unionfind_union(struct unionfind *uf, long a, long b)
 
 	if (ra == rb)
 		return ra;
-	if (uf->size[ra] < uf->size[rb]) {
+	if (uf->rank[ra] < uf->rank[rb]) {
 		t = ra;
 		ra = rb;
 		rb = t;
 	}
-	uf->parent[rb] = ra;
-	uf->size[ra] += uf->size[rb];
+	uf->parent[rb] = (int32_t)ra;
+	if (uf->rank[ra] == uf->rank[rb])
+		uf->rank[ra]++;
 	return ra;
 }
 

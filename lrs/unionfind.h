@@ -1,6 +1,6 @@
 /*
  * unionfind.h: disjoint sets over node numbers 0..n-1, with path halving and
- * union by size, so that joining identifiers into persons is near-linear.
+ * union by rank, so that joining identifiers into persons is near-linear.
  */
 #ifndef LRHUB_UNIONFIND_H
 #define LRHUB_UNIONFIND_H
