@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -224,6 +225,15 @@ int main(int argc, char **argv)
 	const char *name;
 	const struct cli_command *cmd;
 
+	/*
+	 * Blocks of 1 MiB and more come from the kernel and go back to it when
+	 * freed. Otherwise glibc raises this threshold each time such a block is
+	 * freed, and the next large arrays come from the heap, which keeps what
+	 * is freed in the middle: the person refresh after a large ingest frees
+	 * tens of MB of temporary arrays and then needs new ones (peak memory,
+	 * docs/performance.md).
+	 */
+	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 	cli_db_path = getenv("LRHUB_DB");
 	if (!cli_db_path || !cli_db_path[0])
 		cli_db_path = "lrhub.db";

@@ -824,7 +824,7 @@ static int person_key_order(const void *pa, const void *pb)
 		return a->group_prefix < b->group_prefix ? -1 : 1;
 	if (a->prefix2 != b->prefix2)
 		return a->prefix2 < b->prefix2 ? -1 : 1;
-	if ((c = strcmp(a->text, b->text)) != 0)
+	if (a->text && b->text && (c = strcmp(a->text, b->text)) != 0)
 		return c;
 	return a->person < b->person ? -1 : a->person > b->person;
 }
@@ -850,13 +850,19 @@ static int rank_persons(long **out, const struct identity *id, const unsigned ch
 		rank[i] = -1;
 		if (!used[i])
 			continue;
-		keys[m].text = email ? email : identity_person_id(id, i);
-		len = strlen(keys[m].text);
-		/* The top bit sets the persons without an email after the rest. */
-		keys[m].group_prefix = big_endian(keys[m].text, len, 0) >> 1 | (email ? 0 : 1ULL << 63);
-		keys[m].prefix2 = (big_endian(keys[m].text, len, 0) & 1) << 63 |
-				  big_endian(keys[m].text, len, 8) >> 1;
 		keys[m].person = i;
+		keys[m].text = email;
+		if (!email) {
+			/* After every email, by id: the number its hex digits spell orders ids. */
+			uint64_t number = identity_person_number(id, i);
+			keys[m].group_prefix = 1ULL << 63 | number >> 1;
+			keys[m].prefix2 = (number & 1) << 63;
+			m++;
+			continue;
+		}
+		len = strlen(email);
+		keys[m].group_prefix = big_endian(email, len, 0) >> 1;
+		keys[m].prefix2 = (big_endian(email, len, 0) & 1) << 63 | big_endian(email, len, 8) >> 1;
 		m++;
 	}
 	qsort(keys, (size_t)m, sizeof(*keys), person_key_order);
@@ -1101,7 +1107,7 @@ static int emit(struct derive *d, struct lr_error *err, const struct completions
 	for (i = 0; i < n; i++) {
 		struct agg *a = &d->aggs[order[i]];
 		struct completion row;
-		char pseudonym[65];
+		char pseudonym[65], person_id[IDENTITY_PERSON_ID_LEN + 1];
 		size_t used = 0;
 
 		orgs[0] = '\0';
@@ -1116,7 +1122,7 @@ static int emit(struct derive *d, struct lr_error *err, const struct completions
 			used += len;
 		}
 		memset(&row, 0, sizeof(row));
-		row.person_id = identity_person_id(d->id, a->person);
+		row.person_id = identity_person_id(d->id, a->person, person_id);
 		row.email = identity_person_email(d->id, a->person);
 		row.name = identity_person_name(d->id, a->person);
 		if (cq->pseudonym_key) {

@@ -4,8 +4,12 @@
  * Nodes of the union-find are agents (node = position in the agent list) and
  * emails (one node per distinct normalised address). After all joins, each
  * set that holds an agent becomes one person. The agents are read in
- * streaming passes and only integers are kept per agent, so memory grows by
- * some 40 bytes per agent plus the distinct emails.
+ * streaming passes. What is kept grows with the agents, not the statements:
+ * while the sets are found, 5 bytes a node and 8 a table slot per email;
+ * then, freed before the pass that reads names, 24 bytes a person and 4 an
+ * agent, and the emails and names themselves (some 60 MB at the peak of a
+ * refresh of 570,675 agents, process and SQLite included; see
+ * docs/performance.md).
  */
 #include "identity.h"
 #include "error.h"
@@ -18,16 +22,18 @@
 #include <sqlite3.h>
 
 #include <assert.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* 24 bytes: there is one per agent or so, half a million over a million statements. */
 struct person {
-	char id[IDENTITY_PERSON_ID_LEN + 1];
-	char name_on_email;   /* the name came from an agent with the person's email */
-	const char *email;    /* the smallest email (in the email map's arena), or NULL */
-	const char *name;     /* in the names arena, or NULL */
-	const char *key;      /* the smallest identifier, for the id when no email */
+	uint64_t id;          /* the number the 16 hex digits of its id spell */
+	const char *email;    /* the smallest email (in the arena), or NULL */
+	const char *name;     /* in the arena, or NULL */
 };
 
 /* Strings kept for the persons, in chunks freed together. */
@@ -38,13 +44,12 @@ struct arena {
 };
 
 struct identity {
-	int64_t *agent_ids;    /* agent row ids, ascending */
+	int64_t *agent_ids;    /* agent row ids, ascending; NULL when dense (use agent_row_id) */
 	int32_t *agent_person; /* person of each agent */
 	long n_agents;
 	int dense;             /* agent_ids[i] is i + 1 for every i */
 	struct person *persons;
 	long n_persons;
-	struct strmap *emails; /* email -> node; owns the email strings */
 	struct arena *arena;
 };
 
@@ -78,7 +83,6 @@ void identity_free(struct identity *id)
 		next = a->next;
 		free(a);
 	}
-	strmap_free(id->emails);
 	free(id->agent_ids);
 	free(id->agent_person);
 	free(id->persons);
@@ -95,20 +99,85 @@ struct work {
 	struct unionfind *uf;
 	const char **email_of;        /* per email node (node - n_agents): its email */
 	size_t n_emails, cap_emails;
+	/*
+	 * The emails by hash: open addressing, each slot the hash's top 32 bits
+	 * and the email's number + 1 (0: empty); 8 bytes a slot where a general
+	 * string map took 32, and the strings themselves kept once, in the
+	 * identity's arena, where the persons point.
+	 */
+	uint64_t *email_slots;
+	size_t email_mask;
+	size_t email_base;            /* the node of email 0 (emails are the last nodes made) */
 	struct strmap *link_keys;     /* the keys of identity links, NULL if there are none */
 	long *linked;                 /* agents whose account name is such a key */
 	size_t n_linked, cap_linked;
 };
 
+static uint64_t text_hash(const char *text, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a, then a final mix */
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= (unsigned char)text[i];
+		h *= 1099511628211ULL;
+	}
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return h;
+}
+
+/* The slot of email (hash h) in the email table: where it is, or the empty slot it would go to. */
+static size_t email_slot(const struct work *w, const char *email, uint64_t h)
+{
+	size_t at = (size_t)h & w->email_mask;
+	uint32_t tag = (uint32_t)(h >> 32);
+
+	while (w->email_slots[at]) {
+		uint64_t slot = w->email_slots[at];
+		if ((uint32_t)(slot >> 32) == tag &&
+		    strcmp(w->email_of[(uint32_t)slot - 1], email) == 0)
+			break;
+		at = (at + 1) & w->email_mask;
+	}
+	return at;
+}
+
+static int grow_emails(struct work *w)
+{
+	size_t cap = w->email_slots ? (w->email_mask + 1) * 2 : 1024, i;
+	uint64_t *slots = calloc(cap, sizeof(*slots));
+	uint64_t *old = w->email_slots;
+
+	if (!slots)
+		return LR_ENOMEM;
+	w->email_slots = slots;
+	w->email_mask = cap - 1;
+	for (i = 0; i < w->n_emails; i++) {
+		const char *e = w->email_of[i];
+		uint64_t h = text_hash(e, strlen(e));
+		slots[email_slot(w, e, h)] = (h >> 32) << 32 | (uint64_t)(i + 1);
+	}
+	free(old);
+	return 0;
+}
+
 /* The node of a normalised email, made if new. */
 static long email_node(struct work *w, const char *email)
 {
-	size_t len = strlen(email);
-	int64_t node = -1;
+	size_t len = strlen(email), at;
+	uint64_t h = text_hash(email, len);
+	const char *kept;
 	long made;
 
-	if (strmap_get(w->id->emails, email, len, &node, 0) == 1)
-		return (long)node;
+	if (!w->email_slots && grow_emails(w) != 0)
+		return LR_ENOMEM;
+	at = email_slot(w, email, h);
+	if (w->email_slots[at])
+		return (long)(w->email_base + (uint32_t)w->email_slots[at] - 1);
+	if (w->n_emails >= UINT32_MAX - 1)
+		return LR_ENOMEM;
 	if (w->n_emails == w->cap_emails) {
 		size_t cap = w->cap_emails ? w->cap_emails * 2 : 1024;
 		const char **e = realloc(w->email_of, cap * sizeof(*e));
@@ -117,15 +186,24 @@ static long email_node(struct work *w, const char *email)
 		w->email_of = e;
 		w->cap_emails = cap;
 	}
+	if (!(kept = keep(w->id, email)))
+		return LR_ENOMEM;
+	if (w->n_emails == 0)
+		w->email_base = unionfind_count(w->uf);
 	made = unionfind_add(w->uf);
 	if (made < 0)
 		return made;
-	node = made;
-	if (strmap_get(w->id->emails, email, len, &node, 1) < 0)
+	assert((size_t)made == w->email_base + w->n_emails);
+	w->email_of[w->n_emails++] = kept;
+	w->email_slots[at] = (h >> 32) << 32 | (uint64_t)w->n_emails;
+	if (w->n_emails * 4 > (w->email_mask + 1) * 3 && grow_emails(w) != 0)
 		return LR_ENOMEM;
-	/* The map copied the key: find the copy to point at. */
-	w->email_of[w->n_emails++] = strmap_key(w->id->emails, email, len);
 	return made;
+}
+
+static int64_t agent_row_id(const struct identity *id, long agent)
+{
+	return id->dense ? (int64_t)agent + 1 : id->agent_ids[agent];
 }
 
 static long agent_index(const struct identity *id, int64_t agent_id)
@@ -233,6 +311,11 @@ static int load_agents(struct work *w, struct lr_error *err)
 	/* Ascending and distinct, so 1..n when the first is 1 and the last n. */
 	id->dense = id->n_agents > 0 && id->agent_ids[0] == 1 &&
 		    id->agent_ids[id->n_agents - 1] == id->n_agents;
+	if (id->dense) {
+		/* 1..n: the array says nothing its index does not. */
+		free(id->agent_ids);
+		id->agent_ids = NULL;
+	}
 out:
 	sqlite3_finalize(q);
 	return rc;
@@ -289,7 +372,7 @@ static int join_links(struct work *w, struct lr_error *err)
 		goto fail;
 	for (k = 0; k < w->n_linked; k++) {
 		long agent = w->linked[k];
-		sqlite3_bind_int64(q, 1, w->id->agent_ids[agent]);
+		sqlite3_bind_int64(q, 1, agent_row_id(w->id, agent));
 		while ((step = sqlite3_step(q)) == SQLITE_ROW) {
 			long node = email_node(w, (const char *)sqlite3_column_text(q, 0));
 			if (node < 0) {
@@ -352,12 +435,12 @@ static int join_hashes(struct work *w, struct lr_error *err)
 		const char *email = w->email_of[e];
 		unsigned char digest[HASH_SHA1_LEN];
 		char hex[41];
-		int64_t node = (int64_t)(w->id->n_agents + (long)e);
+		int64_t node = (int64_t)(w->email_base + e);
 
 		ifi_email_sha1(hex, email);
 		if (strmap_get(hashes, hex, 40, &node, 1) < 0)
 			goto nomem;
-		node = (int64_t)(w->id->n_agents + (long)e);
+		node = (int64_t)(w->email_base + e);
 		hash_sha1(digest, email, strlen(email)); /* some tools hash the bare address */
 		hash_hex(hex, digest, sizeof(digest));
 		if (strmap_get(hashes, hex, 40, &node, 1) < 0)
@@ -387,36 +470,52 @@ static int smaller(const char *a, const char *b)
 }
 
 /* Turns the sets that hold an agent into persons, with email, key, name and id. */
-/* A person's id: "p-" and the first 16 hex digits of SHA-256 of its basis. */
-static void person_id(char out[IDENTITY_PERSON_ID_LEN + 1], const char *basis)
+/* A person's id as a number: the first 8 bytes of SHA-256 of its basis. */
+static uint64_t person_hash(const char *basis)
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char digest[HASH_SHA256_LEN];
+	uint64_t v = 0;
 	int i;
 
 	hash_sha256(digest, basis, strlen(basis));
+	for (i = 0; i < 8; i++)
+		v = v << 8 | digest[i];
+	return v;
+}
+
+/* "p-" and the 16 hex digits of number. */
+static char *format_id(char out[IDENTITY_PERSON_ID_LEN + 1], uint64_t number)
+{
+	static const char hex[] = "0123456789abcdef";
+	int i;
+
 	out[0] = 'p';
 	out[1] = '-';
-	for (i = 0; i < 8; i++) {
-		out[2 + 2 * i] = hex[digest[i] >> 4];
-		out[3 + 2 * i] = hex[digest[i] & 15];
-	}
+	for (i = 0; i < 16; i++)
+		out[2 + i] = hex[(number >> (60 - 4 * i)) & 15];
 	out[IDENTITY_PERSON_ID_LEN] = '\0';
+	return out;
 }
+
+/* Per person while the persons are made: */
+#define P_SHARED 1   /* more than one agent */
+#define P_EMAIL 2    /* has an email (else .email holds its smallest key meanwhile) */
+#define P_NAMED 4    /* the name came from an agent with the person's email */
+#define P_ID 8       /* .id is made */
 
 static int make_persons(struct work *w, struct lr_error *err)
 {
 	struct identity *id = w->id;
 	size_t n = unionfind_count(w->uf), node;
 	int32_t *root_person = malloc((n ? n : 1) * sizeof(*root_person));
-	unsigned char *shared = NULL; /* per person: more than one agent */
+	unsigned char *flags = NULL; /* per person: P_ */
 	sqlite3_stmt *q = NULL;
 	int rc = 0, step;
 	long i;
 
 	id->agent_person = malloc((id->n_agents ? (size_t)id->n_agents : 1) * sizeof(*id->agent_person));
-	shared = calloc(id->n_agents ? (size_t)id->n_agents : 1, 1);
-	if (!root_person || !id->agent_person || !shared)
+	flags = calloc(id->n_agents ? (size_t)id->n_agents : 1, 1);
+	if (!root_person || !id->agent_person || !flags)
 		goto nomem;
 	for (node = 0; node < n; node++)
 		root_person[node] = -1;
@@ -425,17 +524,32 @@ static int make_persons(struct work *w, struct lr_error *err)
 		if (root_person[root] < 0)
 			root_person[root] = (int32_t)id->n_persons++;
 		else
-			shared[root_person[root]] = 1;
+			flags[root_person[root]] |= P_SHARED;
 		id->agent_person[i] = root_person[root];
 	}
 	id->persons = calloc(id->n_persons ? (size_t)id->n_persons : 1, sizeof(struct person));
 	if (!id->persons)
 		goto nomem;
 	for (i = 0; i < (long)w->n_emails; i++) {
-		long p = root_person[unionfind_find(w->uf, id->n_agents + i)];
-		if (p >= 0 && smaller(w->email_of[i], id->persons[p].email))
+		long p = root_person[unionfind_find(w->uf, (long)(w->email_base + (size_t)i))];
+		if (p >= 0 && smaller(w->email_of[i], id->persons[p].email)) {
 			id->persons[p].email = w->email_of[i];
+			flags[p] |= P_EMAIL;
+		}
 	}
+	/*
+	 * The sets are persons now: what found them goes before the pass over
+	 * the agents, which keeps names and keys, so the two do not add up.
+	 */
+	unionfind_free(w->uf);
+	w->uf = NULL;
+	free(w->email_slots);
+	w->email_slots = NULL;
+	free(w->email_of);
+	w->email_of = NULL;
+	w->n_emails = w->cap_emails = 0;
+	free(root_person);
+	root_person = NULL;
 	/* Names, and the smallest key of persons without an email, in one more pass. */
 	if (sqlite3_prepare_v2(w->db, "SELECT id, ifi, name FROM agent ORDER BY id", -1, &q, NULL) !=
 	    SQLITE_OK) {
@@ -443,22 +557,29 @@ static int make_persons(struct work *w, struct lr_error *err)
 		goto out;
 	}
 	for (i = 0; (step = sqlite3_step(q)) == SQLITE_ROW && i < id->n_agents; i++) {
-		struct person *pp = &id->persons[id->agent_person[i]];
+		long p = id->agent_person[i];
+		struct person *pp = &id->persons[p];
 		const char *ifi = (const char *)sqlite3_column_text(q, 1);
 		const char *name = (const char *)sqlite3_column_text(q, 2);
 		const char *email = ifi_key_email(ifi);
-		int on_email = email && pp->email && strcmp(email, pp->email) == 0;
+		int on_email = email && (flags[p] & P_EMAIL) && strcmp(email, pp->email) == 0;
 
 		/* A person of one agent without an email: the id at once, no key kept. */
-		if (!pp->email && !shared[id->agent_person[i]])
-			person_id(pp->id, ifi);
-		else if (!pp->email && smaller(ifi, pp->key) && !(pp->key = keep(id, ifi)))
+		if (!(flags[p] & (P_EMAIL | P_SHARED))) {
+			pp->id = person_hash(ifi);
+			flags[p] |= P_ID;
+		} else if (!(flags[p] & P_EMAIL) && smaller(ifi, pp->email) &&
+			   !(pp->email = keep(id, ifi))) {
 			goto nomem;
+		}
 		/* The first agent with a name on the person's email, else the first with one. */
-		if (name && (!pp->name || (on_email && !pp->name_on_email))) {
+		if (name && (!pp->name || (on_email && !(flags[p] & P_NAMED)))) {
 			if (!(pp->name = keep(id, name)))
 				goto nomem;
-			pp->name_on_email = on_email;
+			if (on_email)
+				flags[p] |= P_NAMED;
+			else
+				flags[p] &= (unsigned char)~P_NAMED;
 		}
 	}
 	if (step != SQLITE_DONE && step != SQLITE_ROW) {
@@ -467,8 +588,10 @@ static int make_persons(struct work *w, struct lr_error *err)
 	}
 	for (i = 0; i < id->n_persons; i++) {
 		struct person *pp = &id->persons[i];
-		if (!pp->id[0])
-			person_id(pp->id, pp->email ? pp->email : pp->key ? pp->key : "");
+		if (!(flags[i] & P_ID))
+			pp->id = person_hash(pp->email ? pp->email : "");
+		if (!(flags[i] & P_EMAIL))
+			pp->email = NULL; /* it held the key */
 	}
 	goto out;
 nomem:
@@ -476,7 +599,7 @@ nomem:
 out:
 	sqlite3_finalize(q);
 	free(root_person);
-	free(shared);
+	free(flags);
 	return rc;
 }
 
@@ -490,9 +613,7 @@ int identity_resolve(struct identity **out, struct lr_error *err, struct store *
 	w.db = store__db(s);
 	w.id = calloc(1, sizeof(*w.id));
 	w.uf = unionfind_new();
-	if (w.id)
-		w.id->emails = strmap_new();
-	if (!w.id || !w.uf || !w.id->emails) {
+	if (!w.id || !w.uf) {
 		rc = nomem(err);
 		goto out;
 	}
@@ -508,6 +629,7 @@ out:
 	identity_free(w.id);
 	unionfind_free(w.uf);
 	free(w.email_of);
+	free(w.email_slots);
 	strmap_free(w.link_keys);
 	free(w.linked);
 	return rc;
@@ -525,7 +647,13 @@ long identity_person_count(const struct identity *id)
 	return id->n_persons;
 }
 
-const char *identity_person_id(const struct identity *id, long person)
+const char *identity_person_id(const struct identity *id, long person,
+			       char out[IDENTITY_PERSON_ID_LEN + 1])
+{
+	return format_id(out, id->persons[person].id);
+}
+
+uint64_t identity_person_number(const struct identity *id, long person)
 {
 	return id->persons[person].id;
 }
@@ -603,6 +731,13 @@ struct save_plan {
 	struct ivec person_update, person_insert; /* person indices; inserts in id order */
 	struct ivec link_delete;              /* agent row ids, stored only */
 	struct ivec link_update, link_insert; /* agent indices */
+	/*
+	 * What sorts after every stored row is inserted too, but not listed:
+	 * persons order[person_tail..n), agents link_tail..n_agents. After a
+	 * first ingest that is everything, after later ones the new agents.
+	 */
+	size_t person_tail;
+	long link_tail;
 };
 
 static void save_plan_free(struct save_plan *plan)
@@ -623,8 +758,12 @@ static void save_plan_free(struct save_plan *plan)
  */
 struct person_key {
 	uint64_t key;
-	long person;
-};
+	int32_t person;
+}
+#if defined(__GNUC__)
+__attribute__((packed)) /* 12 bytes, not 16: one per person */
+#endif
+;
 
 /* The number of "p-" and 16 lowercase hex digits in len bytes; -1 for any other text. */
 static int id_key(uint64_t *out, const unsigned char *text, size_t len)
@@ -652,13 +791,54 @@ static int id_key(uint64_t *out, const unsigned char *text, size_t len)
 }
 
 /* By id; of equal ids (a SHA-256 collision), the first person first. */
-static int person_key_order(const void *a, const void *b)
+static int key_less(const struct person_key *a, const struct person_key *b)
 {
-	const struct person_key *pa = a, *pb = b;
+	return a->key != b->key ? a->key < b->key : a->person < b->person;
+}
 
-	if (pa->key != pb->key)
-		return pa->key < pb->key ? -1 : 1;
-	return (pa->person > pb->person) - (pa->person < pb->person);
+/*
+ * Sorts in place: qsort would take a second array as large as this one (a
+ * merge sort), which was the person refresh's peak. A quicksort on the
+ * middle element (the keys are hashes: random), smaller side first.
+ */
+static void sort_person_keys(struct person_key *v, size_t n)
+{
+	size_t k;
+
+	while (n > 16) {
+		struct person_key pivot = v[n / 2], t;
+		size_t i = 0, j = n - 1;
+
+		for (;;) {
+			while (key_less(&v[i], &pivot))
+				i++;
+			while (key_less(&pivot, &v[j]))
+				j--;
+			if (i >= j)
+				break;
+			t = v[i];
+			v[i] = v[j];
+			v[j] = t;
+			i++;
+			j--;
+		}
+		/* v[0..j] <= pivot <= v[j+1..n) */
+		if (j + 1 < n - j - 1) {
+			sort_person_keys(v, j + 1);
+			v += j + 1;
+			n -= j + 1;
+		} else {
+			sort_person_keys(v + j + 1, n - j - 1);
+			n = j + 1;
+		}
+	}
+	for (k = 1; k < n; k++) {
+		struct person_key t = v[k];
+		size_t at = k;
+		for (; at > 0 && key_less(&t, &v[at - 1]); at--)
+			v[at] = v[at - 1];
+		v[at] = t;
+	}
 }
 
 /*
@@ -718,6 +898,7 @@ static int plan_persons(struct save_plan *plan, sqlite3 *db, const struct identi
 			const struct person_key *order, size_t n)
 {
 	sqlite3_stmt *q = NULL;
+	char text[IDENTITY_PERSON_ID_LEN + 1];
 	size_t k = 0;
 	int rc = 0, step;
 
@@ -736,7 +917,8 @@ static int plan_persons(struct save_plan *plan, sqlite3 *db, const struct identi
 			if (keyed)
 				c = order[k].key < key ? -1 : order[k].key > key;
 			else
-				c = key_compare(id->persons[order[k].person].id, stored, len);
+				c = key_compare(format_id(text, id->persons[order[k].person].id), stored,
+						len);
 			if (c >= 0)
 				break;
 			if ((rc = ivec_push(&plan->person_insert, order[k++].person)) != 0)
@@ -758,10 +940,7 @@ static int plan_persons(struct save_plan *plan, sqlite3 *db, const struct identi
 		rc = LR_EDB;
 		goto out;
 	}
-	for (; k < n; k++) {
-		if ((rc = ivec_push(&plan->person_insert, order[k].person)) != 0)
-			goto out;
-	}
+	plan->person_tail = k;
 out:
 	sqlite3_finalize(q);
 	return rc;
@@ -771,6 +950,7 @@ out:
 static int plan_links(struct save_plan *plan, sqlite3 *db, const struct identity *id)
 {
 	sqlite3_stmt *q = NULL;
+	char text[IDENTITY_PERSON_ID_LEN + 1];
 	long i = 0;
 	int rc = 0, step;
 
@@ -780,12 +960,12 @@ static int plan_links(struct save_plan *plan, sqlite3 *db, const struct identity
 	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
 		int64_t agent_id = sqlite3_column_int64(q, 0);
 
-		while (i < id->n_agents && id->agent_ids[i] < agent_id) {
+		while (i < id->n_agents && agent_row_id(id, i) < agent_id) {
 			if ((rc = ivec_push(&plan->link_insert, i++)) != 0)
 				goto out;
 		}
-		if (i < id->n_agents && id->agent_ids[i] == agent_id) {
-			if (!column_is(q, 1, id->persons[id->agent_person[i]].id))
+		if (i < id->n_agents && agent_row_id(id, i) == agent_id) {
+			if (!column_is(q, 1, format_id(text, id->persons[id->agent_person[i]].id)))
 				rc = ivec_push(&plan->link_update, i);
 			i++;
 		} else {
@@ -798,29 +978,32 @@ static int plan_links(struct save_plan *plan, sqlite3 *db, const struct identity
 		rc = LR_EDB;
 		goto out;
 	}
-	for (; i < id->n_agents; i++) {
-		if ((rc = ivec_push(&plan->link_insert, i)) != 0)
-			goto out;
-	}
+	plan->link_tail = i;
 out:
 	sqlite3_finalize(q);
 	return rc;
 }
 
-/* Runs sql once per entry of list, bound by bind(q, entry); nothing for an empty list. */
-static int apply(sqlite3 *db, const char *sql, const struct ivec *list, const struct identity *id,
-		 void (*bind)(sqlite3_stmt *q, const struct identity *id, int64_t entry))
+/*
+ * Runs sql once per entry of list, then once per entry of the tail (the
+ * persons of order[from..to), or the agents from..to when order is NULL),
+ * bound by bind(q, entry); nothing when both are empty.
+ */
+static int apply_tail(sqlite3 *db, const char *sql, const struct ivec *list, const struct identity *id,
+		      void (*bind)(sqlite3_stmt *q, const struct identity *id, int64_t entry),
+		      const struct person_key *order, size_t from, size_t to)
 {
 	sqlite3_stmt *q = NULL;
-	size_t k;
+	size_t k, n = list->n + (to > from ? to - from : 0);
 	int rc = 0;
 
-	if (list->n == 0)
+	if (n == 0)
 		return 0;
 	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
 		return LR_EDB;
-	for (k = 0; k < list->n; k++) {
-		bind(q, id, list->v[k]);
+	for (k = 0; k < n; k++) {
+		size_t t = from + (k - list->n);
+		bind(q, id, k < list->n ? list->v[k] : order ? (int64_t)order[t].person : (int64_t)t);
 		if (sqlite3_step(q) != SQLITE_DONE) {
 			rc = LR_EDB;
 			break;
@@ -831,19 +1014,29 @@ static int apply(sqlite3 *db, const char *sql, const struct ivec *list, const st
 	return rc;
 }
 
+static int apply(sqlite3 *db, const char *sql, const struct ivec *list, const struct identity *id,
+		 void (*bind)(sqlite3_stmt *q, const struct identity *id, int64_t entry))
+{
+	return apply_tail(db, sql, list, id, bind, NULL, 0, 0);
+}
+
 static void bind_person(sqlite3_stmt *q, const struct identity *id, int64_t person)
 {
 	const struct person *p = &id->persons[person];
+	char text[IDENTITY_PERSON_ID_LEN + 1];
 
-	sqlite3_bind_text(q, 1, p->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 1, format_id(text, p->id), -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(q, 2, p->email, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 3, p->name, -1, SQLITE_STATIC);
 }
 
 static void bind_link(sqlite3_stmt *q, const struct identity *id, int64_t agent)
 {
-	sqlite3_bind_int64(q, 1, id->agent_ids[agent]);
-	sqlite3_bind_text(q, 2, id->persons[id->agent_person[agent]].id, -1, SQLITE_STATIC);
+	char text[IDENTITY_PERSON_ID_LEN + 1];
+
+	sqlite3_bind_int64(q, 1, agent_row_id(id, agent));
+	sqlite3_bind_text(q, 2, format_id(text, id->persons[id->agent_person[agent]].id), -1,
+			  SQLITE_TRANSIENT);
 }
 
 static void bind_agent_id(sqlite3_stmt *q, const struct identity *id, int64_t agent_id)
@@ -893,13 +1086,10 @@ int identity_save(const struct identity *id, struct lr_error *err, struct store 
 	if (!order)
 		return lr_error_set(err, LR_ENOMEM, "out of memory saving persons");
 	for (i = 0; i < id->n_persons; i++) {
-		const char *pid = id->persons[i].id;
-		int made = id_key(&order[i].key, (const unsigned char *)pid, strlen(pid));
-		assert(made == 0); /* make_persons writes every id so */
-		(void)made;
-		order[i].person = i;
+		order[i].key = id->persons[i].id;
+		order[i].person = (int32_t)i;
 	}
-	qsort(order, (size_t)id->n_persons, sizeof(*order), person_key_order);
+	sort_person_keys(order, (size_t)id->n_persons);
 	/* Two sets can share an id only if SHA-256 collides: keep the first. */
 	for (i = 0; i < id->n_persons; i++) {
 		if (n == 0 || order[n - 1].key != order[i].key)
@@ -913,14 +1103,15 @@ int identity_save(const struct identity *id, struct lr_error *err, struct store 
 	    (rc = apply_person_deletes(db, &plan.person_delete)) != 0 ||
 	    (rc = apply(db, "UPDATE person SET email = ?2, name = ?3 WHERE id = ?1", &plan.person_update,
 			id, bind_person)) != 0 ||
-	    (rc = apply(db, "INSERT INTO person(id, email, name) VALUES(?1, ?2, ?3)", &plan.person_insert,
-			id, bind_person)) != 0 ||
+	    (rc = apply_tail(db, "INSERT INTO person(id, email, name) VALUES(?1, ?2, ?3)",
+			     &plan.person_insert, id, bind_person, order, plan.person_tail, n)) != 0 ||
 	    (rc = apply(db, "DELETE FROM person_agent WHERE agent_id = ?1", &plan.link_delete, id,
 			bind_agent_id)) != 0 ||
 	    (rc = apply(db, "UPDATE person_agent SET person_id = ?2 WHERE agent_id = ?1", &plan.link_update,
 			id, bind_link)) != 0 ||
-	    (rc = apply(db, "INSERT INTO person_agent(agent_id, person_id) VALUES(?1, ?2)",
-			&plan.link_insert, id, bind_link)) != 0) {
+	    (rc = apply_tail(db, "INSERT INTO person_agent(agent_id, person_id) VALUES(?1, ?2)",
+			     &plan.link_insert, id, bind_link, NULL, (size_t)plan.link_tail,
+			     (size_t)id->n_agents)) != 0) {
 		if (rc == LR_ENOMEM)
 			lr_error_set(err, LR_ENOMEM, "out of memory saving persons");
 		else
@@ -952,10 +1143,12 @@ int identity_refresh(struct lr_error *err, struct store *s)
 	    sqlite3_step(q) == SQLITE_ROW)
 		cache = sqlite3_column_int(q, 0);
 	sqlite3_finalize(q);
-	if (cache != 0) {
+	if (cache != 0)
 		sqlite3_exec(db, "PRAGMA cache_size = -1024", NULL, NULL, NULL);
-		sqlite3_db_release_memory(db);
-	}
+	store_release_memory(s);
+#ifdef __GLIBC__
+	malloc_trim(0); /* the heap the ingest freed, given back before the peak */
+#endif
 	rc = identity_resolve(&id, err, s);
 	if (rc == 0)
 		rc = identity_save(id, err, s);

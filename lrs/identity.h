@@ -38,7 +38,11 @@ void identity_free(struct identity *id);
  */
 int identity_save(const struct identity *id, struct lr_error *err, struct store *s);
 
-/* Resolves and saves: identity_resolve then identity_save. */
+/*
+ * Resolves and saves: identity_resolve then identity_save, with the store's
+ * caches given back first (store_release_memory) and the connection's page
+ * cache small meanwhile: after a large ingest this is the peak of memory.
+ */
 int identity_refresh(struct lr_error *err, struct store *s);
 
 /* The person of an agent row id, or -1 if the agent is unknown. */
@@ -47,8 +51,14 @@ long identity_person_of(const struct identity *id, int64_t agent_id);
 /* How many persons there are; person numbers run 0..count-1. */
 long identity_person_count(const struct identity *id);
 
-/* A person's stable id, email (NULL if none known) and name (NULL if none). Borrowed. */
-const char *identity_person_id(const struct identity *id, long person);
+/* A person's stable id, written into out, which it returns. */
+const char *identity_person_id(const struct identity *id, long person,
+			       char out[IDENTITY_PERSON_ID_LEN + 1]);
+
+/* The number the 16 hex digits of a person's id spell: ids order as these numbers do. */
+uint64_t identity_person_number(const struct identity *id, long person);
+
+/* A person's email (NULL if none known) and name (NULL if none). Borrowed. */
 const char *identity_person_email(const struct identity *id, long person);
 const char *identity_person_name(const struct identity *id, long person);
 

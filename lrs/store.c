@@ -1532,6 +1532,17 @@ static void cache_clear(struct store *s)
 	}
 }
 
+void store_release_memory(struct store *s)
+{
+	if (!s->in_transaction) {
+		free(s->agents);
+		free(s->activities);
+		s->agents = NULL;
+		s->activities = NULL;
+	}
+	sqlite3_db_release_memory(s->db);
+}
+
 static int64_t data_version(struct store *s)
 {
 	sqlite3_stmt *q = query(s, NULL, Q_DATA_VERSION);

@@ -251,6 +251,13 @@ int store_raw_known(struct store *s, struct lr_error *err, const char *id, const
 int store_open_reader(struct store **out, struct lr_error *err, struct store *s);
 
 /*
+ * Gives back what the store holds to be fast at storing (the row cache of
+ * agents and activities, SQLite's unused cache pages) before a phase that
+ * needs memory for something else; outside a transaction only.
+ */
+void store_release_memory(struct store *s);
+
+/*
  * Checkpoints in a thread of their own (see lrs/store.c, "checkpoints"):
  * instead of copying the WAL into the database file in the middle of a
  * commit, the commits of every store attached to a checkpointer only signal

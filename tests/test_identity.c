@@ -216,6 +216,7 @@ static long person_of_ifi(struct identity *id, const char *ifi)
 
 static void test_identity_resolve(void)
 {
+	char pid[IDENTITY_PERSON_ID_LEN + 1];
 	struct store_org a = { 0, "org-a", NULL, NULL, NULL }, b = { 0, "org-b", NULL, NULL, NULL };
 	struct identity *id = NULL;
 	struct lr_error err;
@@ -266,7 +267,7 @@ static void test_identity_resolve(void)
 	CHECK_STR(identity_person_name(id, bob), "Bob");
 	CHECK_INT(identity_person_count(id), 3);
 	/* Ids are stable and depend on the smallest email. */
-	CHECK_STR(identity_person_id(id, bob), "p-686b5e4cf4f963ad");
+	CHECK_STR(identity_person_id(id, bob, pid), "p-686b5e4cf4f963ad");
 	/* Saved for readers of the database. */
 	CHECK_INT(identity_save(id, &err, store), 0);
 	{
@@ -350,11 +351,12 @@ static void check_tables(struct identity *id)
 {
 	sqlite3 *db = store__db(store);
 	sqlite3_stmt *q = NULL;
+	char pid[IDENTITY_PERSON_ID_LEN + 1];
 	long p, n = identity_person_count(id), wrong = 0;
 
 	sqlite3_prepare_v2(db, "SELECT email, name FROM person WHERE id = ?", -1, &q, NULL);
 	for (p = 0; p < n; p++) {
-		sqlite3_bind_text(q, 1, identity_person_id(id, p), -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 1, identity_person_id(id, p, pid), -1, SQLITE_TRANSIENT);
 		if (sqlite3_step(q) != SQLITE_ROW ||
 		    !same_or_null(identity_person_email(id, p), sqlite3_column_text(q, 0)) ||
 		    !same_or_null(identity_person_name(id, p), sqlite3_column_text(q, 1)))
@@ -370,7 +372,7 @@ static void check_tables(struct identity *id)
 			   -1, &q, NULL);
 	while (sqlite3_step(q) == SQLITE_ROW) {
 		long person = identity_person_of(id, sqlite3_column_int64(q, 0));
-		if (person < 0 || !same_or_null(identity_person_id(id, person), sqlite3_column_text(q, 1)))
+		if (person < 0 || !same_or_null(identity_person_id(id, person, pid), sqlite3_column_text(q, 1)))
 			wrong++;
 	}
 	sqlite3_finalize(q);
