@@ -8,6 +8,7 @@
 #ifndef LRHUB_HTTP_H
 #define LRHUB_HTTP_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,6 +36,12 @@ struct http_request {
 	struct http_kv headers[HTTP_MAX_KV];
 	size_t n_headers;
 	struct store *store;         /* this worker thread's store connection */
+	/*
+	 * Where statements are written, NULL: store. A connection shared by the
+	 * server's workers, used only while holding writer_lock.
+	 */
+	struct store *writer;
+	pthread_mutex_t *writer_lock;
 	const struct credential *cred;
 	int v2;                      /* 1 when the request asked for xAPI 2.0.x */
 	const unsigned char *token_key; /* 32 bytes signing `more` tokens */

@@ -64,6 +64,15 @@ struct lrs_server {
 	struct worker_store *stores;
 	unsigned long generation;   /* tells one server's thread-local stores from another's */
 	struct store_checkpointer *ckpt; /* checkpoints for every worker's store */
+	/*
+	 * Statements are written through one connection, by one worker at a
+	 * time: with a connection per worker, each commit emptied the other
+	 * workers' page caches (and row caches), and the workers took turns at
+	 * SQLite's write lock by polling it. Requests are still parsed and
+	 * validated by each worker in parallel, before they take the writer.
+	 */
+	struct store *writer;
+	pthread_mutex_t writer_lock;
 };
 
 static _Thread_local struct store *tl_store;
@@ -668,6 +677,8 @@ static void route(struct lrs_server *srv, struct http_request *req, struct reque
 		http_error(resp, 503, "the store cannot be opened: %s", err.text);
 		return;
 	}
+	req->writer = srv->writer;
+	req->writer_lock = &srv->writer_lock;
 	if (authenticate(req, st->client[0] ? st->client : NULL, resp, &cred) != 0)
 		return;
 	req->cred = &cred;
@@ -755,6 +766,8 @@ static void route_web(struct lrs_server *srv, struct http_request *req, struct r
 		http_error(resp, 503, "the store cannot be opened: %s", err.text);
 		return;
 	}
+	req->writer = srv->writer;
+	req->writer_lock = &srv->writer_lock;
 	if (authenticate(req, st->client[0] ? st->client : NULL, resp, &cred) != 0) {
 		if (resp->status == 401 && web_is_page(st->web))
 			web_error_page(resp, 401, "this page needs an lrhub credential");
@@ -1099,6 +1112,7 @@ int lrs_server_start(struct lrs_server **out, struct lr_error *err,
 	if (!srv)
 		return lr_error_set(err, LR_ENOMEM, "out of memory");
 	pthread_mutex_init(&srv->stores_lock, NULL);
+	pthread_mutex_init(&srv->writer_lock, NULL);
 	srv->db_path = strdup(opts->db_path);
 	srv->base = strdup(opts->base && strcmp(opts->base, "/") != 0 ? opts->base : "");
 	if (!srv->db_path || !srv->base) {
@@ -1131,8 +1145,10 @@ int lrs_server_start(struct lrs_server **out, struct lr_error *err,
 	pthread_mutex_lock(&generation_lock);
 	srv->generation = next_generation++;
 	pthread_mutex_unlock(&generation_lock);
-	if ((rc = load_token_key(srv, err)) != 0 || (rc = start_checkpointer(srv, err)) != 0)
+	if ((rc = load_token_key(srv, err)) != 0 || (rc = start_checkpointer(srv, err)) != 0 ||
+	    (rc = store_open(&srv->writer, err, srv->db_path, 0)) != 0)
 		goto out;
+	store_checkpointer_attach(srv->writer, srv->ckpt);
 	if (threads == 0) {
 		long cores = sysconf(_SC_NPROCESSORS_ONLN);
 		threads = cores > 0 ? (unsigned)cores : 2;
@@ -1201,8 +1217,10 @@ void lrs_server_stop(struct lrs_server *srv, unsigned grace_s)
 		store_close(w->store);
 		free(w);
 	}
+	store_close(srv->writer);
 	store_checkpointer_stop(srv->ckpt);
 	pthread_mutex_destroy(&srv->stores_lock);
+	pthread_mutex_destroy(&srv->writer_lock);
 	free(srv->db_path);
 	free(srv->base);
 	free(srv->spool_dir);

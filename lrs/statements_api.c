@@ -32,10 +32,12 @@
 
 #include <assert.h>
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #define DEFAULT_LIMIT 100
@@ -44,6 +46,7 @@
 #define MAX_STATEMENTS_PER_POST 10000
 #define MAX_PARTS 256
 #define BUSY_RETRIES 3 /* each after the store's own 30-second busy wait */
+#define WRITER_WAIT_S 30 /* for the turn at the shared writer, then 503 */
 #define ATTACHMENT_SIGNATURE "http://adlnet.gov/expapi/attachments/signature"
 
 static void context_arrays(json_t *st);
@@ -727,7 +730,8 @@ static int put_statements(const struct http_request *req, struct http_response *
 	struct part parts[MAX_PARTS];
 	const char *json_text = req->body ? req->body : "";
 	size_t json_len = req->body_len;
-	int n_parts = 0, in_tx = 0, rc, was_array;
+	int n_parts = 0, in_tx = 0, locked = 0, rc, was_array;
+	struct store *ws = req->store; /* where the statements are written */
 	struct lr_error err;
 	json_error_t jerr;
 	json_t *doc = NULL, *list = NULL, *ids = NULL, *st;
@@ -892,7 +896,19 @@ static int put_statements(const struct http_request *req, struct http_response *
 	src.org_id = req->cred->org_id;
 	src.org_code = req->cred->org;
 	src.xapi_flags = flags | XAPI_VALIDATED; /* all validated above */
-	if ((rc = begin_write(req->store, &err)) != 0) {
+	if (req->writer) {
+		/* Bounded as SQLite's own wait is: another program may hold the store for long. */
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += WRITER_WAIT_S;
+		if (pthread_mutex_timedlock(req->writer_lock, &until) != 0) {
+			rc = http_error(resp, 503, "the store is busy: other requests are writing");
+			goto out;
+		}
+		locked = 1;
+		ws = req->writer;
+	}
+	if ((rc = begin_write(ws, &err)) != 0) {
 		rc = http_error(resp, 503, "the store is busy: %s", err.text);
 		goto out;
 	}
@@ -929,7 +945,7 @@ static int put_statements(const struct http_request *req, struct http_response *
 			}
 		}
 		lr_error_clear(&err);
-		rc = store_put_statement(req->store, &err, st, &src, &outcome);
+		rc = store_put_statement(ws, &err, st, &src, &outcome);
 		if (rc == LR_ECONFLICT) {
 			rc = http_error(resp, 409, "%s", err.text);
 			goto out;
@@ -948,16 +964,20 @@ static int put_statements(const struct http_request *req, struct http_response *
 		}
 	}
 	lr_error_clear(&err);
-	if ((rc = save_attachments(req->store, &err, parts, n_parts)) != 0) {
+	if ((rc = save_attachments(ws, &err, parts, n_parts)) != 0) {
 		rc = http_error(resp, 500, "%s", err.text);
 		goto out;
 	}
 	lr_error_clear(&err);
-	if ((rc = store_commit(req->store, &err)) != 0) {
+	if ((rc = store_commit(ws, &err)) != 0) {
 		rc = http_error(resp, 503, "committing: %s", err.text);
 		goto out;
 	}
 	in_tx = 0;
+	if (locked) {
+		pthread_mutex_unlock(req->writer_lock);
+		locked = 0;
+	}
 	if (is_put) {
 		resp->status = 204;
 		rc = 0;
@@ -966,7 +986,9 @@ static int put_statements(const struct http_request *req, struct http_response *
 	}
 out:
 	if (in_tx)
-		store_rollback(req->store);
+		store_rollback(ws);
+	if (locked)
+		pthread_mutex_unlock(req->writer_lock);
 	free(seen);
 	json_decref(ids);
 	json_decref(list);
