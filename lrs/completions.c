@@ -95,6 +95,7 @@ struct derive {
 	int32_t *slots;         /* open addressing: (person, course, org) -> agg, -1 empty */
 	size_t n_slots;         /* a power of two, at least twice n_aggs */
 	int by_agent;           /* aggs are by agent row id, not person, until fold_agents */
+	long *person_rank;      /* NULL, or every person's place in output order */
 	int64_t *voided;        /* seqs of voided statements, ascending */
 	long n_voided;
 };
@@ -141,6 +142,7 @@ static void derive_free(struct derive *d)
 	free(d->bits);
 	free(d->slots);
 	free(d->voided);
+	free(d->person_rank);
 	free(d->structs);
 	free(d->struct_of);
 	strmap_free(d->parts);
@@ -830,8 +832,9 @@ static int person_key_order(const void *pa, const void *pb)
 }
 
 /*
- * rank[p] is the place of person p among the persons marked in used, in
- * output order (email, persons without one last; then person id).
+ * rank[p] is the place of person p among the persons marked in used (all
+ * when used is NULL), in output order (email, persons without one last;
+ * then person id).
  */
 static int rank_persons(long **out, const struct identity *id, const unsigned char *used)
 {
@@ -848,7 +851,7 @@ static int rank_persons(long **out, const struct identity *id, const unsigned ch
 		const char *email = identity_person_email(id, i);
 		size_t len;
 		rank[i] = -1;
-		if (!used[i])
+		if (used && !used[i])
 			continue;
 		keys[m].person = i;
 		keys[m].text = email;
@@ -1034,8 +1037,12 @@ static int order_rows(struct derive *d, const struct completions_query *cq, long
 	for (i = 0; i < d->n_aggs; i++)
 		if (d->aggs[i].person >= 0 && d->aggs[i].completions)
 			used[d->aggs[i].person] = 1;
-	if ((rc = rank_persons(&person_rank, d->id, used)) != 0)
+	if (d->person_rank) {
+		person_rank = d->person_rank; /* every person, ranked beside the gathering */
+		d->person_rank = NULL;
+	} else if ((rc = rank_persons(&person_rank, d->id, used)) != 0) {
 		goto out;
+	}
 	ranking_courses = d->courses;
 	rc = rank_items(&course_rank, d->n_courses, NULL, course_order);
 	ranking_courses = NULL;
@@ -1168,6 +1175,7 @@ struct resolver {
 	pthread_t thread;
 	struct store *reader;
 	struct identity *id;
+	long *person_rank;      /* every person ranked, or NULL (then order_rows ranks) */
 	struct lr_error err;
 	int rc;
 };
@@ -1178,6 +1186,9 @@ static void *resolve_in_thread(void *arg)
 
 	lr_error_clear(&r->err);
 	r->rc = identity_resolve(&r->id, &r->err, r->reader);
+	/* The gathering takes longer: rank every person meanwhile (no memory: order_rows will). */
+	if (r->rc == 0 && rank_persons(&r->person_rank, r->id, NULL) != 0)
+		r->person_rank = NULL;
 	return NULL;
 }
 
@@ -1194,11 +1205,12 @@ static int start_resolver(struct resolver *r, struct store *s)
 	return 0;
 }
 
-static int finish_resolver(struct resolver *r, struct identity **out)
+static int finish_resolver(struct resolver *r, struct derive *d)
 {
 	pthread_join(r->thread, NULL);
 	store_close(r->reader);
-	*out = r->id;
+	d->id = r->id;
+	d->person_rank = r->person_rank;
 	return r->rc;
 }
 
@@ -1244,7 +1256,7 @@ int completions_each(struct store *s, struct lr_error *err, const struct complet
 		/* Two cores: persons resolved in a thread, evidence gathered by agent here. */
 		d.by_agent = 1;
 		rc = gather(&d, err, store__db(s), cq, course_id, org_id);
-		if ((rrc = finish_resolver(&r, &d.id)) != 0 && rc == 0) {
+		if ((rrc = finish_resolver(&r, &d)) != 0 && rc == 0) {
 			*err = r.err;
 			rc = rrc;
 		}
