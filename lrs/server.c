@@ -1011,31 +1011,63 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **co
 
 /* ---- start and stop ---- */
 
-static int parse_listen(const char *listen, struct sockaddr_in *addr, struct lr_error *err)
+/*
+ * ADDRESS:PORT: an IPv4 address (or "localhost", or "*" / nothing for every
+ * IPv4 address), or an IPv6 address in brackets ("[::1]:8080", "[::]:8080"
+ * for every address).
+ */
+static int parse_listen(const char *listen, struct sockaddr_storage *addr, struct lr_error *err)
 {
-	const char *colon = strrchr(listen, ':');
+	const char *colon = strrchr(listen, ':'), *from = listen, *to;
 	char host[64];
 	char *end;
 	long port;
+	int v6 = listen[0] == '[';
 
 	memset(addr, 0, sizeof(*addr));
-	addr->sin_family = AF_INET;
-	if (!colon || (size_t)(colon - listen) >= sizeof(host))
+	if (!colon)
 		return lr_error_set(err, LR_EINVAL, "--listen '%s': use ADDRESS:PORT, e.g. 127.0.0.1:8080",
 				    listen);
-	memcpy(host, listen, (size_t)(colon - listen));
-	host[colon - listen] = '\0';
+	to = colon;
+	if (v6) {
+		from = listen + 1;
+		if (colon == listen || colon[-1] != ']')
+			return lr_error_set(err, LR_EINVAL,
+					    "--listen '%s': an IPv6 address goes in brackets: [::1]:8080", listen);
+		to = colon - 1;
+	}
+	if ((size_t)(to - from) >= sizeof(host))
+		return lr_error_set(err, LR_EINVAL, "--listen '%s': use ADDRESS:PORT, e.g. 127.0.0.1:8080",
+				    listen);
+	memcpy(host, from, (size_t)(to - from));
+	host[to - from] = '\0';
 	port = strtol(colon + 1, &end, 10);
 	if (*end || end == colon + 1 || port < 0 || port > 65535)
 		return lr_error_set(err, LR_EINVAL, "--listen '%s': the port is not 0 to 65535", listen);
+	if (v6) {
+		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)addr;
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET6, host, &a6->sin6_addr) != 1)
+			return lr_error_set(err, LR_EINVAL, "--listen '%s': '%s' is not an IPv6 address",
+					    listen, host);
+		return 0;
+	}
 	if (host[0] == '\0' || strcmp(host, "*") == 0)
 		snprintf(host, sizeof(host), "0.0.0.0");
 	if (strcmp(host, "localhost") == 0)
 		snprintf(host, sizeof(host), "127.0.0.1");
-	if (inet_pton(AF_INET, host, &addr->sin_addr) != 1)
-		return lr_error_set(err, LR_EINVAL, "--listen '%s': '%s' is not an IPv4 address", listen,
-				    host);
-	addr->sin_port = htons((uint16_t)port);
+	{
+		struct sockaddr_in *a4 = (struct sockaddr_in *)addr;
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET, host, &a4->sin_addr) != 1)
+			return lr_error_set(err, LR_EINVAL,
+					    strchr(host, ':') ? "--listen '%s': '%s' is not an IPv4 address"
+								" (an IPv6 address goes in brackets: [::1]:8080)"
+							      : "--listen '%s': '%s' is not an IPv4 address",
+					    listen, host);
+	}
 	return 0;
 }
 
@@ -1097,7 +1129,7 @@ int lrs_server_start(struct lrs_server **out, struct lr_error *err,
 		     const struct lrs_server_options *opts)
 {
 	struct lrs_server *srv = NULL;
-	struct sockaddr_in addr;
+	struct sockaddr_storage addr;
 	const union MHD_DaemonInfo *info;
 	unsigned threads = opts->threads;
 	int rc = 0;
@@ -1156,7 +1188,13 @@ int lrs_server_start(struct lrs_server **out, struct lr_error *err,
 			threads = 2;
 	}
 	srv->daemon = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC, 0, NULL, NULL,
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+			/* [::] is every address, the IPv4 ones too */
+			(addr.ss_family != AF_INET6 ? 0
+			 : IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&addr)->sin6_addr)
+				 ? MHD_USE_DUAL_STACK
+				 : MHD_USE_IPv6),
+		0, NULL, NULL,
 		on_request, srv,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
 		MHD_OPTION_THREAD_POOL_SIZE, threads,
@@ -1174,7 +1212,9 @@ int lrs_server_start(struct lrs_server **out, struct lr_error *err,
 		goto out;
 	}
 	info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
-	srv->port = info ? info->port : ntohs(addr.sin_port);
+	srv->port = info ? info->port
+			 : ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&addr)->sin6_port
+							    : ((struct sockaddr_in *)&addr)->sin_port);
 out:
 	if (rc != 0) {
 		lrs_server_stop(srv, 0);

@@ -312,4 +312,42 @@ check_eq "answered 200 = stored" "$(cat "$T"/late-code* | grep -c '^200$')" \
 	"$(sqlite3 "$LRHUB_DB" "SELECT count(*) FROM statement WHERE json LIKE '%mailto:late%'")"
 check_grep "said so" "lrhub: stopped" "$T/serve.err"
 if grep -q "Sanitizer" "$T/serve.err"; then not_ok "sanitizer report from the server"; sed 's/^/    /' "$T/serve.err" | head -n 30; else ok; fi
+
+# --listen takes an IPv6 address in brackets; a bad one is refused at once.
+check_exit 1 "IPv6 without brackets" $L serve --listen ::1:8080
+check_grep "says to bracket it" "an IPv6 address goes in brackets: [::1]:8080" "$T/err"
+check_exit 1 "unclosed bracket" $L serve --listen '[::1:8080'
+check_exit 1 "not an IPv6 address" $L serve --listen '[nope]:8080'
+check_grep "says which" "'nope' is not an IPv6 address" "$T/err"
+if grep -q ' lo$' /proc/net/if_inet6 2>/dev/null; then
+	$L serve --listen '[::1]:0' >"$T/serve6.out" 2>"$T/serve6.err" &
+	server_pid=$!
+	i=0
+	while ! grep -q '^listening on ' "$T/serve6.out" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	URL=$(sed -n 's/^listening on //p' "$T/serve6.out")
+	case $URL in "http://[::1]:"*/xapi) ok ;; *) not_ok "IPv6 listening line: '$URL' $(cat "$T/serve6.err")" ;; esac
+	req "" GET /about
+	check_status "about over IPv6" 200
+	statement "" "six@example.org" $COMPLETED $COURSE >"$T/six.json"
+	req a-write POST /statements -H "$V" -H "$J" --data-binary @"$T/six.json"
+	check_status "POST over IPv6" 200
+	check_eq "stored" "$(sqlite3 "$LRHUB_DB" "SELECT count(*) FROM statement WHERE json LIKE '%mailto:six@example.org%'")" 1
+	stop_server
+	check_eq "IPv6 server stopped cleanly" "$server_status" 0
+	# [::] is every address: IPv4 clients reach it too.
+	$L serve --listen '[::]:0' >"$T/serve6.out" 2>"$T/serve6.err" &
+	server_pid=$!
+	i=0
+	while ! grep -q '^listening on ' "$T/serve6.out" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	port=$(sed -n 's/^listening on http:\/\/\[::\]:\([0-9]*\)\/xapi$/\1/p' "$T/serve6.out")
+	URL="http://127.0.0.1:$port/xapi"
+	req "" GET /about
+	check_status "[::] answers over IPv4" 200
+	URL="http://[::1]:$port/xapi"
+	req "" GET /about
+	check_status "[::] answers over IPv6" 200
+	stop_server
+else
+	echo "skipped: this machine has no IPv6 loopback (::1), so serving over IPv6 is not tested"
+fi
 e2e_end
