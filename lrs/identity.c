@@ -1150,22 +1150,6 @@ int identity_refresh(struct lr_error *err, struct store *s)
 	malloc_trim(0); /* the heap the ingest freed, given back before the peak */
 #endif
 	rc = identity_resolve(&id, err, s);
-	if (rc == 0 && cache != 0) {
-		/*
-		 * The save writes a person and a link per agent, the links' person
-		 * index in random order: it goes faster with the cache the resolved
-		 * persons leave of the store's (some 58 bytes an agent), which keeps
-		 * the peak under the ingest's. A refresh of 94,000 agents: 0.52 ->
-		 * 0.36 s; of 570,675, no cache is left over.
-		 */
-		int64_t budget = (cache < 0 ? -(int64_t)cache : (int64_t)cache * 16) -
-				 (int64_t)id->n_agents * 58 / 1024;
-		char sql[64];
-		if (budget > 1024) {
-			snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%lld", (long long)budget);
-			sqlite3_exec(db, sql, NULL, NULL, NULL);
-		}
-	}
 	if (rc == 0)
 		rc = identity_save(id, err, s);
 	identity_free(id);

@@ -286,6 +286,15 @@ static const char *const migrations[] = {
 	"DROP INDEX IF EXISTS statement_course;"
 	"CREATE INDEX statement_course ON statement(course_key, seq, actor_id, actor_type,"
 	" org_id, ts, completes, outcome, score, part_key);",
+	/*
+	 * 13: person_agent is not indexed by person. lrhub never looks links
+	 * up by person, and the person refresh inserts a link per agent in
+	 * agent order, which put the index's entries in random order: with the
+	 * small cache the refresh runs with, 570,675 agents took 5.5 s instead
+	 * of 1.6 to 2.3. A reader going from a person to its agents reads the
+	 * table (a few MB).
+	 */
+	"DROP INDEX IF EXISTS person_agent_person;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
