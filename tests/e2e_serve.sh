@@ -217,6 +217,15 @@ req a-write GET "/activities?activityId=$COURSE" -H "$V"
 check_eq "activity" "$(jq -r '.definition.name["en-GB"]' "$T/body")" MECC
 
 # The server and CLI ingests write at the same time: nothing lost, no "locked".
+# Another program holds the store's write lock for a moment first, so that
+# the requests pile up and are written together once it lets go.
+python3 -c 'import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)
+c.execute("BEGIN IMMEDIATE"); open(sys.argv[2], "w").close(); time.sleep(2); c.execute("COMMIT")' \
+	"$LRHUB_DB" "$T/held" &
+holder=$!
+i=0
+while [ ! -e "$T/held" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 for n in $(seq 1 40); do
 	printf '{"actor":{"mbox":"mailto:cli%s@example.org"},"verb":{"id":"%s"},"object":{"id":"%s"}}\n' $n $COMPLETED $COURSE
 done >"$T/many.jsonl"
@@ -228,11 +237,22 @@ for n in $(seq 1 20); do
 		-H "$V" -H "$J" --data-binary @"$T/live$n.json" "$URL/statements" >"$T/post$n" &
 	posters="$posters $!"
 done
+# Requests that wait together are stored in one transaction: among them,
+# ones that conflict (a known id, other content) are refused alone.
+for n in $(seq 1 5); do
+	statement $ID1 "clash$n@example.org" $COMPLETED $COURSE >"$T/clash$n.json"
+	curl -s -o /dev/null -w '%{http_code}\n' -u "$(key_of "$T/c-write"):$(secret_of "$T/c-write")" \
+		-H "$V" -H "$J" --data-binary @"$T/clash$n.json" "$URL/statements" >"$T/clash-code$n" &
+	posters="$posters $!"
+done
 check_exit 0 "CLI ingest meanwhile" $L ingest --org gp-c "$T/many.jsonl"
 for p in $posters; do wait "$p"; done
+wait "$holder"
 cat "$T"/post[0-9]* >"$T/posts"
 check_eq "every live POST stored" "$(grep -c '^200$' "$T/posts")" 20
 check_eq "every statement there" "$(sqlite3 "$LRHUB_DB" "SELECT count(*) FROM statement WHERE json LIKE '%@example.org%' AND (json LIKE '%mailto:cli%' OR json LIKE '%mailto:live%')")" 60
+check_eq "every clash refused" "$(cat "$T"/clash-code* | sort | uniq -c | tr -s ' ')" " 5 409"
+check_eq "no clash stored" "$(sqlite3 "$LRHUB_DB" "SELECT count(*) FROM statement WHERE json LIKE '%mailto:clash%'")" 0
 
 # A limit on the body.
 head -c 20000000 /dev/zero | tr '\0' ' ' >"$T/big"
