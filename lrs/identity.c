@@ -113,21 +113,6 @@ struct work {
 	size_t n_linked, cap_linked;
 };
 
-static uint64_t text_hash(const char *text, size_t len)
-{
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a, then a final mix */
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)text[i];
-		h *= 1099511628211ULL;
-	}
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	return h;
-}
-
 /* The slot of email (hash h) in the email table: where it is, or the empty slot it would go to. */
 static size_t email_slot(const struct work *w, const char *email, uint64_t h)
 {
@@ -156,7 +141,7 @@ static int grow_emails(struct work *w)
 	w->email_mask = cap - 1;
 	for (i = 0; i < w->n_emails; i++) {
 		const char *e = w->email_of[i];
-		uint64_t h = text_hash(e, strlen(e));
+		uint64_t h = strmap_hash(e, strlen(e));
 		slots[email_slot(w, e, h)] = (h >> 32) << 32 | (uint64_t)(i + 1);
 	}
 	free(old);
@@ -167,7 +152,7 @@ static int grow_emails(struct work *w)
 static long email_node(struct work *w, const char *email)
 {
 	size_t len = strlen(email), at;
-	uint64_t h = text_hash(email, len);
+	uint64_t h = strmap_hash(email, len);
 	const char *kept;
 	long made;
 

@@ -28,8 +28,9 @@ struct strmap {
 	struct chunk *arena;
 };
 
-static uint64_t hash_bytes(const unsigned char *p, size_t len)
+uint64_t strmap_hash(const void *key, size_t len)
 {
+	const unsigned char *p = key;
 	uint64_t h = 1469598103934665603ULL; /* FNV-1a, then a final mix */
 	size_t i;
 
@@ -133,7 +134,7 @@ static struct slot *find(struct strmap *m, const void *key, size_t len, uint64_t
 
 int strmap_get(struct strmap *m, const void *key, size_t len, int64_t *value, int insert)
 {
-	uint64_t h = hash_bytes(key, len);
+	uint64_t h = strmap_hash(key, len);
 	struct slot *s = find(m, key, len, h);
 
 	if (s->key) {
@@ -159,7 +160,7 @@ int strmap_get(struct strmap *m, const void *key, size_t len, int64_t *value, in
 
 int strmap_set(struct strmap *m, const void *key, size_t len, int64_t value)
 {
-	struct slot *s = find(m, key, len, hash_bytes(key, len));
+	struct slot *s = find(m, key, len, strmap_hash(key, len));
 
 	if (!s->key)
 		return LR_ENOTFOUND;
@@ -169,7 +170,7 @@ int strmap_set(struct strmap *m, const void *key, size_t len, int64_t value)
 
 const char *strmap_key(struct strmap *m, const void *key, size_t len)
 {
-	struct slot *s = find(m, key, len, hash_bytes(key, len));
+	struct slot *s = find(m, key, len, strmap_hash(key, len));
 
 	return s->key ? (const char *)s->key : NULL;
 }

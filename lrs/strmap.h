@@ -30,4 +30,7 @@ int strmap_set(struct strmap *m, const void *key, size_t len, int64_t value);
 
 size_t strmap_count(const struct strmap *m);
 
+/* The hash the map uses for a key (64 bits, well mixed), for tables of other shapes. */
+uint64_t strmap_hash(const void *key, size_t len);
+
 #endif
