@@ -299,7 +299,7 @@ check_status "revoked: refused" 401
 check_exit 0 "credential list" $L credential list
 check_eq "listed as revoked" "$(awk -v k="$(key_of "$T/gone")" '$1 == k { print ($5 == "-" ? "in use" : "revoked") }' "$T/out")" revoked
 check_eq "the others in use" "$(awk 'NR > 1 && $5 == "-"' "$T/out" | wc -l | tr -d ' ')" 4
-check_eq "no secret listed" "$(grep -c "$(secret_of "$T/a-write")" "$T/out")" 0
+check_eq "no secret listed" "$(grep -cF -e "$(secret_of "$T/a-write")" "$T/out")" 0
 check_exit 1 "revoked already" $L credential revoke "$(key_of "$T/gone")"
 check_grep "said so" "is revoked already" "$T/err"
 check_exit 1 "unknown key" $L credential revoke 0000000000000000
