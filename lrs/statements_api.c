@@ -723,6 +723,14 @@ static size_t seen_id_first(struct seen_id *table, size_t cap, const char *id, s
 	return i;
 }
 
+/* A statement made ready to store before the writer is taken. */
+struct prepared_statement {
+	unsigned char digest[32], raw_sha[32];
+	struct xapi_facts facts;
+	char *text; /* its JSON text, as store_statement_text makes it */
+	size_t len, cap;
+};
+
 static int put_statements(const struct http_request *req, struct http_response *resp, int is_put)
 {
 	const char *content_type = http_header(req, "Content-Type");
@@ -735,8 +743,9 @@ static int put_statements(const struct http_request *req, struct http_response *
 	struct lr_error err;
 	json_error_t jerr;
 	json_t *doc = NULL, *list = NULL, *ids = NULL, *st;
-	size_t i, j, seen_cap = 0;
+	size_t i, j, n = 0, seen_cap = 0;
 	struct seen_id *seen = NULL;
+	struct prepared_statement *prepared = NULL;
 	unsigned flags = req->v2 ? XAPI_STRICT_200 : XAPI_STRICT_103;
 	struct store_source src;
 
@@ -888,33 +897,18 @@ static int put_statements(const struct http_request *req, struct http_response *
 	}
 
 	ids = json_array();
-	if (!ids) {
+	n = json_array_size(list);
+	if (!ids || !(prepared = calloc(n ? n : 1, sizeof(*prepared)))) {
 		rc = http_error(resp, 500, "out of memory");
 		goto out;
 	}
-	memset(&src, 0, sizeof(src));
-	src.org_id = req->cred->org_id;
-	src.org_code = req->cred->org;
-	src.xapi_flags = flags | XAPI_VALIDATED; /* all validated above */
-	if (req->writer) {
-		/* Bounded as SQLite's own wait is: another program may hold the store for long. */
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += WRITER_WAIT_S;
-		if (pthread_mutex_timedlock(req->writer_lock, &until) != 0) {
-			rc = http_error(resp, 503, "the store is busy: other requests are writing");
-			goto out;
-		}
-		locked = 1;
-		ws = req->writer;
-	}
-	if ((rc = begin_write(ws, &err)) != 0) {
-		rc = http_error(resp, 503, "the store is busy: %s", err.text);
-		goto out;
-	}
-	in_tx = 1;
+	/*
+	 * What the store would otherwise do in the writer's turn is done here,
+	 * by each worker for its own request: the LRS's properties, the
+	 * comparison digest, the facts and the JSON text to store.
+	 */
 	json_array_foreach(list, i, st) {
-		enum store_outcome outcome;
+		struct prepared_statement *p = &prepared[i];
 		json_t *authority = lrs_authority(req->cred);
 		if (!authority || json_object_set_new(st, "authority", authority) != 0) {
 			rc = http_error(resp, 500, "out of memory");
@@ -944,8 +938,42 @@ static int put_statements(const struct http_request *req, struct http_response *
 				goto out;
 			}
 		}
+		if (xapi_digest(p->digest, st) != 0 ||
+		    store_statement_text(st, &p->text, &p->cap, &p->len) != 0) {
+			rc = http_error(resp, 500, "out of memory");
+			goto out;
+		}
+		xapi_facts(&p->facts, st);
+		hash_sha256(p->raw_sha, p->text, p->len);
+	}
+
+	memset(&src, 0, sizeof(src));
+	src.org_id = req->cred->org_id;
+	src.org_code = req->cred->org;
+	src.xapi_flags = flags | XAPI_VALIDATED; /* all validated above */
+	if (req->writer) {
+		/* Bounded as SQLite's own wait is: another program may hold the store for long. */
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += WRITER_WAIT_S;
+		if (pthread_mutex_timedlock(req->writer_lock, &until) != 0) {
+			rc = http_error(resp, 503, "the store is busy: other requests are writing");
+			goto out;
+		}
+		locked = 1;
+		ws = req->writer;
+	}
+	if ((rc = begin_write(ws, &err)) != 0) {
+		rc = http_error(resp, 503, "the store is busy: %s", err.text);
+		goto out;
+	}
+	in_tx = 1;
+	json_array_foreach(list, i, st) {
+		struct prepared_statement *p = &prepared[i];
+		struct store_prepared prep = { p->digest, p->raw_sha, &p->facts, p->text, p->len };
+		enum store_outcome outcome;
 		lr_error_clear(&err);
-		rc = store_put_statement(ws, &err, st, &src, &outcome);
+		rc = store_put_statement_raw(ws, &err, st, p->text, p->len, &src, &prep, &outcome);
 		if (rc == LR_ECONFLICT) {
 			rc = http_error(resp, 409, "%s", err.text);
 			goto out;
@@ -990,6 +1018,9 @@ out:
 	if (locked)
 		pthread_mutex_unlock(req->writer_lock);
 	free(seen);
+	for (i = 0; prepared && i < n; i++)
+		free(prepared[i].text);
+	free(prepared);
 	json_decref(ids);
 	json_decref(list);
 	json_decref(doc);

@@ -10,6 +10,7 @@
 #include "hash.h"
 #include "ifi.h"
 #include "uuid.h"
+#include "walvfs.h"
 #include "xapi.h"
 #include "xtime.h"
 
@@ -380,6 +381,12 @@ static const char *const query_sql[Q_COUNT] = {
 			   "  AND v.verb = '" XAPI_VERB_VOIDED "')",
 };
 
+/* A text that grows as it is written (the JSON text of a statement). */
+struct textbuf {
+	char *p;
+	size_t cap;
+};
+
 struct store {
 	sqlite3 *db;
 	sqlite3_stmt *q[Q_COUNT];
@@ -389,8 +396,7 @@ struct store {
 		sqlite3_stmt *q;
 	} other[8];
 	int in_transaction;
-	char *text;          /* the statement text being stored, reused (store_put_statement_raw) */
-	size_t text_cap;
+	struct textbuf text; /* the statement text being stored, reused (store_put_statement_raw) */
 	int reader;          /* opened by store_open_reader */
 	int reads_left;      /* store_raw_known lookups left in the reader's read transaction */
 	/* Agents and activities known to be stored (see "the row cache" below). */
@@ -646,7 +652,9 @@ int store_open(struct store **out, struct lr_error *err, const char *path, unsig
 			close(fd);
 	}
 	pthread_once(&sqlite_once, sqlite_setup);
-	if (sqlite3_open_v2(path, &s->db, oflags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+	/* WAL frames written a commit at a time: see lrs/walvfs.h. */
+	if (sqlite3_open_v2(path, &s->db, oflags | SQLITE_OPEN_NOMUTEX,
+			    walvfs_register() == SQLITE_OK ? WALVFS_NAME : NULL) != SQLITE_OK) {
 		if (!s->db) {
 			rc = lr_error_set(err, LR_ENOMEM, "out of memory opening the store");
 		} else if (sqlite3_errcode(s->db) == SQLITE_CANTOPEN) {
@@ -722,7 +730,7 @@ void store_close(struct store *s)
 	for (i = 0; i < (int)(sizeof(s->other) / sizeof(s->other[0])); i++)
 		sqlite3_finalize(s->other[i].q);
 	sqlite3_close(s->db);
-	free(s->text);
+	free(s->text.p);
 	free(s->agents);
 	free(s->activities);
 	free(s);
@@ -1838,40 +1846,40 @@ static int set_lrs_properties(json_t *statement, const char *id, int had_id,
 	return 0;
 }
 
-/* Makes room for need bytes in s->text; 0 or LR_ENOMEM. */
-static int text_reserve(struct store *s, size_t need)
+/* Makes room for need bytes in b->p; 0 or LR_ENOMEM. */
+static int text_reserve(struct textbuf *b, size_t need)
 {
 	char *grown;
-	size_t cap = s->text_cap ? s->text_cap : 4096;
+	size_t cap = b->cap ? b->cap : 4096;
 
-	if (need <= s->text_cap)
+	if (need <= b->cap)
 		return 0;
 	while (cap < need)
 		cap *= 2;
-	if (!(grown = realloc(s->text, cap)))
+	if (!(grown = realloc(b->p, cap)))
 		return LR_ENOMEM;
-	s->text = grown;
-	s->text_cap = cap;
+	b->p = grown;
+	b->cap = cap;
 	return 0;
 }
 
-/* Appends n bytes at *len in s->text; 0 or LR_ENOMEM. */
-static int text_put(struct store *s, size_t *len, const char *bytes, size_t n)
+/* Appends n bytes at *len in b->p; 0 or LR_ENOMEM. */
+static int text_put(struct textbuf *b, size_t *len, const char *bytes, size_t n)
 {
-	if (text_reserve(s, *len + n + 1) != 0)
+	if (text_reserve(b, *len + n + 1) != 0)
 		return LR_ENOMEM;
-	memcpy(s->text + *len, bytes, n);
+	memcpy(b->p + *len, bytes, n);
 	*len += n;
-	s->text[*len] = '\0';
+	b->p[*len] = '\0';
 	return 0;
 }
 
 /* Appends the JSON string of n bytes (valid UTF-8) s, escaped as jansson escapes. */
-static int text_string(struct store *s, size_t *len, const char *str, size_t n)
+static int text_string(struct textbuf *b, size_t *len, const char *str, size_t n)
 {
 	size_t i, run = 0;
 
-	if (text_put(s, len, "\"", 1) != 0)
+	if (text_put(b, len, "\"", 1) != 0)
 		return LR_ENOMEM;
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)str[i];
@@ -1880,7 +1888,7 @@ static int text_string(struct store *s, size_t *len, const char *str, size_t n)
 
 		if (c >= 0x20 && c != '"' && c != '\\')
 			continue;
-		if (text_put(s, len, str + run, i - run) != 0)
+		if (text_put(b, len, str + run, i - run) != 0)
 			return LR_ENOMEM;
 		run = i + 1;
 		esc[0] = '\\';
@@ -1894,10 +1902,10 @@ static int text_string(struct store *s, size_t *len, const char *str, size_t n)
 		case '\t': esc[1] = 't'; break;
 		default: esc_len = (size_t)snprintf(esc, sizeof(esc), "\\u%04X", c); break;
 		}
-		if (text_put(s, len, esc, esc_len) != 0)
+		if (text_put(b, len, esc, esc_len) != 0)
 			return LR_ENOMEM;
 	}
-	if (text_put(s, len, str + run, n - run) != 0 || text_put(s, len, "\"", 1) != 0)
+	if (text_put(b, len, str + run, n - run) != 0 || text_put(b, len, "\"", 1) != 0)
 		return LR_ENOMEM;
 	return 0;
 }
@@ -1908,7 +1916,7 @@ static int text_string(struct store *s, size_t *len, const char *str, size_t n)
  * without '+' or leading zeros), at a fraction of the cost: jansson checks
  * every string's UTF-8 again and writes through a callback per piece.
  */
-static int text_value(struct store *s, size_t *len, const json_t *v)
+static int text_value(struct textbuf *b, size_t *len, const json_t *v)
 {
 	char num[64];
 	int n;
@@ -1919,33 +1927,33 @@ static int text_value(struct store *s, size_t *len, const json_t *v)
 		json_t *member;
 		int first = 1;
 
-		if (text_put(s, len, "{", 1) != 0)
+		if (text_put(b, len, "{", 1) != 0)
 			return LR_ENOMEM;
 		json_object_foreach((json_t *)v, key, member) {
-			if ((!first && text_put(s, len, ",", 1) != 0) ||
-			    text_string(s, len, key, strlen(key)) != 0 || text_put(s, len, ":", 1) != 0 ||
-			    text_value(s, len, member) != 0)
+			if ((!first && text_put(b, len, ",", 1) != 0) ||
+			    text_string(b, len, key, strlen(key)) != 0 || text_put(b, len, ":", 1) != 0 ||
+			    text_value(b, len, member) != 0)
 				return LR_ENOMEM;
 			first = 0;
 		}
-		return text_put(s, len, "}", 1);
+		return text_put(b, len, "}", 1);
 	}
 	case JSON_ARRAY: {
 		size_t i;
 
-		if (text_put(s, len, "[", 1) != 0)
+		if (text_put(b, len, "[", 1) != 0)
 			return LR_ENOMEM;
 		for (i = 0; i < json_array_size(v); i++)
-			if ((i > 0 && text_put(s, len, ",", 1) != 0) ||
-			    text_value(s, len, json_array_get(v, i)) != 0)
+			if ((i > 0 && text_put(b, len, ",", 1) != 0) ||
+			    text_value(b, len, json_array_get(v, i)) != 0)
 				return LR_ENOMEM;
-		return text_put(s, len, "]", 1);
+		return text_put(b, len, "]", 1);
 	}
 	case JSON_STRING:
-		return text_string(s, len, json_string_value(v), json_string_length(v));
+		return text_string(b, len, json_string_value(v), json_string_length(v));
 	case JSON_INTEGER:
 		n = snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-		return text_put(s, len, num, (size_t)n);
+		return text_put(b, len, num, (size_t)n);
 	case JSON_REAL: {
 		char *e;
 
@@ -1968,15 +1976,27 @@ static int text_value(struct store *s, size_t *len, const json_t *v)
 			memmove(to, from, strlen(from) + 1);
 			n = (int)strlen(num);
 		}
-		return text_put(s, len, num, (size_t)n);
+		return text_put(b, len, num, (size_t)n);
 	}
 	case JSON_TRUE:
-		return text_put(s, len, "true", 4);
+		return text_put(b, len, "true", 4);
 	case JSON_FALSE:
-		return text_put(s, len, "false", 5);
+		return text_put(b, len, "false", 5);
 	default:
-		return text_put(s, len, "null", 4);
+		return text_put(b, len, "null", 4);
 	}
+}
+
+int store_statement_text(const struct json_t *statement, char **buf, size_t *cap, size_t *len)
+{
+	struct textbuf b = { *buf, *cap };
+	int rc;
+
+	*len = 0;
+	rc = text_value(&b, len, statement) != 0 || text_put(&b, len, "", 0) != 0 ? LR_ENOMEM : 0;
+	*buf = b.p;
+	*cap = b.cap;
+	return rc;
 }
 
 /* 1 if text can go between JSON quotes as it is. */
@@ -2029,9 +2049,9 @@ static int splice_text(struct store *s, size_t *out_len, const char *raw, size_t
 
 	if (authority_org && !json_plain(authority_org))
 		return 1;
-	if (text_reserve(s, raw_len + 256) != 0)
+	if (text_reserve(&s->text, raw_len + 256) != 0)
 		return LR_ENOMEM;
-	t = s->text;
+	t = s->text.p;
 	if (prep && prep->compact && prep->compact_len <= raw_len) {
 		len = prep->compact_len;
 		memcpy(t, prep->compact, len);
@@ -2042,23 +2062,23 @@ static int splice_text(struct store *s, size_t *out_len, const char *raw, size_t
 	if (len < 2 || t[0] != '{' || t[len - 1] != '}')
 		return 1;
 	len--; /* the closing brace, written again after the additions */
-	if (add_id && (text_put(s, &len, ",\"id\":\"", 7) != 0 ||
-		       text_put(s, &len, id, strlen(id)) != 0 || text_put(s, &len, "\"", 1) != 0))
+	if (add_id && (text_put(&s->text, &len, ",\"id\":\"", 7) != 0 ||
+		       text_put(&s->text, &len, id, strlen(id)) != 0 || text_put(&s->text, &len, "\"", 1) != 0))
 		return LR_ENOMEM;
-	if (text_put(s, &len, ",\"stored\":\"", 11) != 0 ||
-	    text_put(s, &len, stored, strlen(stored)) != 0 || text_put(s, &len, "\"", 1) != 0)
+	if (text_put(&s->text, &len, ",\"stored\":\"", 11) != 0 ||
+	    text_put(&s->text, &len, stored, strlen(stored)) != 0 || text_put(&s->text, &len, "\"", 1) != 0)
 		return LR_ENOMEM;
-	if (add_version && text_put(s, &len, ",\"version\":\"1.0.0\"", 18) != 0)
+	if (add_version && text_put(&s->text, &len, ",\"version\":\"1.0.0\"", 18) != 0)
 		return LR_ENOMEM;
 	if (authority_org) {
 		static const char head[] = ",\"authority\":{\"objectType\":\"Agent\",\"account\":"
 					   "{\"homePage\":\"urn:lrhub:org\",\"name\":\"";
-		if (text_put(s, &len, head, sizeof(head) - 1) != 0 ||
-		    text_put(s, &len, authority_org, strlen(authority_org)) != 0 ||
-		    text_put(s, &len, "\"}}", 3) != 0)
+		if (text_put(&s->text, &len, head, sizeof(head) - 1) != 0 ||
+		    text_put(&s->text, &len, authority_org, strlen(authority_org)) != 0 ||
+		    text_put(&s->text, &len, "\"}}", 3) != 0)
 			return LR_ENOMEM;
 	}
-	if (text_put(s, &len, "}", 1) != 0)
+	if (text_put(&s->text, &len, "}", 1) != 0)
 		return LR_ENOMEM;
 	*out_len = len;
 	return 0;
@@ -2218,8 +2238,8 @@ int store_put_statement_raw(struct store *s, struct lr_error *err, json_t *state
 	if (f.voided_id)
 		uuid_normalize(voids, f.voided_id);
 
-	if (!spliced && (text_value(s, &json_len, statement) != 0 ||
-			 text_put(s, &json_len, "", 0) != 0)) {
+	if (!spliced && (text_value(&s->text, &json_len, statement) != 0 ||
+			 text_put(&s->text, &json_len, "", 0) != 0)) {
 		rc = lr_error_set(err, LR_ENOMEM, "out of memory serialising a statement");
 		goto out;
 	}
@@ -2246,7 +2266,7 @@ int store_put_statement_raw(struct store *s, struct lr_error *err, json_t *state
 		sqlite3_bind_double(q, 15, f.score_scaled);
 	bind_text(q, 16, f.voided_id ? voids : NULL);
 	sqlite3_bind_blob(q, 17, digest, 32, SQLITE_STATIC);
-	sqlite3_bind_text(q, 18, s->text, (int)json_len, SQLITE_STATIC);
+	sqlite3_bind_text(q, 18, s->text.p, (int)json_len, SQLITE_STATIC);
 	if (src->course_key)
 		bind_text(q, 19, src->course_key);
 	else if (f.object_type && strcmp(f.object_type, "Activity") == 0)

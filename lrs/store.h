@@ -227,6 +227,15 @@ int store_put_statement_raw(struct store *s, struct lr_error *err, struct json_t
 			    const struct store_prepared *prep, enum store_outcome *out_outcome);
 
 /*
+ * The JSON text store_put_statement would store for statement, short of the
+ * "stored" it adds: compact, in *buf (*cap bytes, grown with realloc; the
+ * caller frees it), *len bytes and a NUL. Given to store_put_statement_raw as
+ * raw and compact, it lets a caller make the text before it takes the store
+ * (the HTTP API does, in parallel, outside the writer's turn). 0 or LR_ENOMEM.
+ */
+int store_statement_text(const struct json_t *statement, char **buf, size_t *cap, size_t *len);
+
+/*
  * Writes raw without the white space between its tokens to out (room for
  * raw_len bytes); its length, or 0 if raw ends inside a string.
  */
