@@ -35,13 +35,12 @@ struct http_request {
 	size_t n_args;
 	struct http_kv headers[HTTP_MAX_KV];
 	size_t n_headers;
-	struct store *store;         /* this worker thread's store connection */
+	struct store *store;         /* this thread's store connection, for reading */
 	/*
-	 * Where statements are written, NULL: store. A connection shared by the
-	 * server's workers, used only while holding writer_lock.
+	 * Where statements are written (statements_api.h), shared by the
+	 * server's workers; NULL: through store.
 	 */
-	struct store *writer;
-	pthread_mutex_t *writer_lock;
+	struct statement_writer *writer;
 	const struct credential *cred;
 	int v2;                      /* 1 when the request asked for xAPI 2.0.x */
 	const unsigned char *token_key; /* 32 bytes signing `more` tokens */

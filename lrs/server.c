@@ -43,12 +43,22 @@
 #define DEFAULT_MAX_BODY (16u * 1024 * 1024)
 #define DEFAULT_MAX_UPLOAD ((size_t)256 * 1024 * 1024)
 
-/* One store connection per worker thread, all closed when the server stops. */
+/*
+ * The store connections that threads serving requests read through. A
+ * thread takes one at its first request and gives it back when it ends
+ * (a connection's thread, when the client goes); idle ones are kept for
+ * the next thread, up to IDLE_STORES, and all are closed when the server
+ * stops.
+ */
 struct worker_store {
 	struct worker_store *next;
 	struct store *store;
-	pthread_t thread;
+	struct lrs_server *srv;
+	unsigned long generation;
+	int in_use;
 };
+
+#define IDLE_STORES 8
 
 struct lrs_server {
 	struct MHD_Daemon *daemon;
@@ -66,19 +76,21 @@ struct lrs_server {
 	struct store_checkpointer *ckpt; /* checkpoints for every worker's store */
 	/*
 	 * Statements are written through one connection, by one worker at a
-	 * time: with a connection per worker, each commit emptied the other
+	 * time for every request waiting (statements_api.c, "the shared
+	 * writer"): with a connection per worker, each commit emptied the other
 	 * workers' page caches (and row caches), and the workers took turns at
 	 * SQLite's write lock by polling it. Requests are still parsed and
-	 * validated by each worker in parallel, before they take the writer.
+	 * validated by each worker in parallel, before they queue.
 	 */
 	struct store *writer;
-	pthread_mutex_t writer_lock;
+	struct statement_writer *statement_writer;
 };
 
-static _Thread_local struct store *tl_store;
-static _Thread_local unsigned long tl_generation;
 static unsigned long next_generation = 1;
 static pthread_mutex_t generation_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_key_t store_key;          /* a thread's struct worker_store */
+static pthread_once_t store_key_once = PTHREAD_ONCE_INIT;
+static int store_key_ok;
 
 /* Per-request state kept by libmicrohttpd between calls. */
 struct request_state {
@@ -97,32 +109,82 @@ struct request_state {
 
 /* ---- the worker thread's store ---- */
 
+/* At a thread's end: its store goes back to the server's idle ones. */
+static void worker_store_release(void *p)
+{
+	struct worker_store *w = p, **link;
+	struct lrs_server *srv = w->srv;
+	size_t idle = 0;
+
+	pthread_mutex_lock(&srv->stores_lock);
+	w->in_use = 0;
+	for (link = &srv->stores; *link; link = &(*link)->next)
+		idle += !(*link)->in_use;
+	if (idle > IDLE_STORES) {
+		for (link = &srv->stores; *link != w; link = &(*link)->next)
+			;
+		*link = w->next;
+	} else {
+		w = NULL;
+	}
+	pthread_mutex_unlock(&srv->stores_lock);
+	if (w) {
+		store_close(w->store);
+		free(w);
+	}
+}
+
+static void store_key_make(void)
+{
+	store_key_ok = pthread_key_create(&store_key, worker_store_release) == 0;
+}
+
 static struct store *worker_store(struct lrs_server *srv, struct lr_error *err)
 {
 	struct worker_store *w;
 	struct store *s = NULL;
 
-	if (tl_store && tl_generation == srv->generation)
-		return tl_store;
-	if (store_open(&s, err, srv->db_path, 0) != 0)
+	pthread_once(&store_key_once, store_key_make);
+	if (!store_key_ok) {
+		lr_error_set(err, LR_ENOMEM, "no thread-specific data");
 		return NULL;
-	w = calloc(1, sizeof(*w));
+	}
+	w = pthread_getspecific(store_key);
+	if (w && w->srv == srv && w->generation == srv->generation)
+		return w->store;
+	pthread_mutex_lock(&srv->stores_lock);
+	for (w = srv->stores; w && w->in_use; w = w->next)
+		;
+	if (w)
+		w->in_use = 1;
+	pthread_mutex_unlock(&srv->stores_lock);
 	if (!w) {
-		store_close(s);
+		if (store_open(&s, err, srv->db_path, 0) != 0)
+			return NULL;
+		if (!(w = calloc(1, sizeof(*w)))) {
+			store_close(s);
+			lr_error_set(err, LR_ENOMEM, "out of memory");
+			return NULL;
+		}
+		/* Its commits leave checkpoints to the server's checkpoint thread, not to a request. */
+		store_checkpointer_attach(s, srv->ckpt);
+		w->store = s;
+		w->srv = srv;
+		w->generation = srv->generation;
+		w->in_use = 1;
+		pthread_mutex_lock(&srv->stores_lock);
+		w->next = srv->stores;
+		srv->stores = w;
+		pthread_mutex_unlock(&srv->stores_lock);
+	}
+	if (pthread_setspecific(store_key, w) != 0) {
+		pthread_mutex_lock(&srv->stores_lock);
+		w->in_use = 0;
+		pthread_mutex_unlock(&srv->stores_lock);
 		lr_error_set(err, LR_ENOMEM, "out of memory");
 		return NULL;
 	}
-	/* Its commits leave checkpoints to the server's checkpoint thread, not to a request. */
-	store_checkpointer_attach(s, srv->ckpt);
-	w->store = s;
-	w->thread = pthread_self();
-	pthread_mutex_lock(&srv->stores_lock);
-	w->next = srv->stores;
-	srv->stores = w;
-	pthread_mutex_unlock(&srv->stores_lock);
-	tl_store = s;
-	tl_generation = srv->generation;
-	return s;
+	return w->store;
 }
 
 /* ---- small resources: about, activities, agents ---- */
@@ -677,8 +739,7 @@ static void route(struct lrs_server *srv, struct http_request *req, struct reque
 		http_error(resp, 503, "the store cannot be opened: %s", err.text);
 		return;
 	}
-	req->writer = srv->writer;
-	req->writer_lock = &srv->writer_lock;
+	req->writer = srv->statement_writer;
 	if (authenticate(req, st->client[0] ? st->client : NULL, resp, &cred) != 0)
 		return;
 	req->cred = &cred;
@@ -766,8 +827,7 @@ static void route_web(struct lrs_server *srv, struct http_request *req, struct r
 		http_error(resp, 503, "the store cannot be opened: %s", err.text);
 		return;
 	}
-	req->writer = srv->writer;
-	req->writer_lock = &srv->writer_lock;
+	req->writer = srv->statement_writer;
 	if (authenticate(req, st->client[0] ? st->client : NULL, resp, &cred) != 0) {
 		if (resp->status == 401 && web_is_page(st->web))
 			web_error_page(resp, 401, "this page needs an lrhub credential");
@@ -1144,7 +1204,6 @@ int lrs_server_start(struct lrs_server **out, struct lr_error *err,
 	if (!srv)
 		return lr_error_set(err, LR_ENOMEM, "out of memory");
 	pthread_mutex_init(&srv->stores_lock, NULL);
-	pthread_mutex_init(&srv->writer_lock, NULL);
 	srv->db_path = strdup(opts->db_path);
 	srv->base = strdup(opts->base && strcmp(opts->base, "/") != 0 ? opts->base : "");
 	if (!srv->db_path || !srv->base) {
@@ -1181,14 +1240,22 @@ int lrs_server_start(struct lrs_server **out, struct lr_error *err,
 	    (rc = store_open(&srv->writer, err, srv->db_path, 0)) != 0)
 		goto out;
 	store_checkpointer_attach(srv->writer, srv->ckpt);
-	if (threads == 0) {
-		long cores = sysconf(_SC_NPROCESSORS_ONLN);
-		threads = cores > 0 ? (unsigned)cores : 2;
-		if (threads < 2)
-			threads = 2;
+	if (statement_writer_new(&srv->statement_writer, srv->writer) != 0) {
+		rc = lr_error_set(err, LR_ENOMEM, "out of memory");
+		goto out;
 	}
+	/*
+	 * A thread per connection unless a pool is asked for. In a pool, the
+	 * worker that wakes accepts every connection waiting, so clients that
+	 * connect together were all served by one thread, a request at a time
+	 * (perf: one of the two workers took all four of the benchmark's
+	 * connections); with a thread each, their requests are parsed and
+	 * validated at once, and their statements committed together
+	 * (statements_api.c, "the shared writer").
+	 */
 	srv->daemon = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
+			(threads ? MHD_USE_EPOLL : MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL) |
 			/* [::] is every address, the IPv4 ones too */
 			(addr.ss_family != AF_INET6 ? 0
 			 : IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&addr)->sin6_addr)
@@ -1197,7 +1264,7 @@ int lrs_server_start(struct lrs_server **out, struct lr_error *err,
 		0, NULL, NULL,
 		on_request, srv,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-		MHD_OPTION_THREAD_POOL_SIZE, threads,
+		MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0u,
 		MHD_OPTION_CONNECTION_LIMIT, opts->max_connections ? opts->max_connections : 256u,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 		opts->max_connections_per_ip ? opts->max_connections_per_ip : 64u,
@@ -1257,10 +1324,10 @@ void lrs_server_stop(struct lrs_server *srv, unsigned grace_s)
 		store_close(w->store);
 		free(w);
 	}
+	statement_writer_free(srv->statement_writer);
 	store_close(srv->writer);
 	store_checkpointer_stop(srv->ckpt);
 	pthread_mutex_destroy(&srv->stores_lock);
-	pthread_mutex_destroy(&srv->writer_lock);
 	free(srv->db_path);
 	free(srv->base);
 	free(srv->spool_dir);

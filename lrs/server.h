@@ -1,8 +1,10 @@
 /*
  * server.h: lrhub's xAPI Learning Record Store over HTTP (lrhub serve), on
- * libmicrohttpd with a thread pool. Each worker thread has its own store
- * connection (SQLite in WAL mode), so the server and CLI ingests share one
- * store; writes wait and retry when another writer holds the lock.
+ * libmicrohttpd, with a thread per connection (or a pool). Each thread
+ * reads through a store connection of its own (SQLite in WAL mode), so the
+ * server and CLI ingests share one store; statements are written through
+ * one connection, and writes wait and retry when another program holds the
+ * lock.
  */
 #ifndef LRHUB_SERVER_H
 #define LRHUB_SERVER_H
@@ -16,7 +18,7 @@ struct lrs_server_options {
 	const char *db_path;
 	const char *listen;          /* "ADDR:PORT" ("127.0.0.1:8080"; port 0 picks a free one) */
 	const char *base;            /* the base path, "/xapi" */
-	unsigned threads;            /* worker threads; 0: one per core */
+	unsigned threads;            /* a pool of this many worker threads; 0: a thread per connection */
 	size_t max_body;             /* bytes; 0: 16 MiB */
 	size_t max_upload;           /* the largest web upload (POST /uploads), bytes; 0: 256 MiB */
 	unsigned max_connections;    /* 0: 256 */

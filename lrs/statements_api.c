@@ -32,6 +32,7 @@
 
 #include <assert.h>
 #include <ctype.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,7 +47,7 @@
 #define MAX_STATEMENTS_PER_POST 10000
 #define MAX_PARTS 256
 #define BUSY_RETRIES 3 /* each after the store's own 30-second busy wait */
-#define WRITER_WAIT_S 30 /* for the turn at the shared writer, then 503 */
+#define WRITER_WAIT_S 30 /* for a turn at the shared writer, then 503 */
 #define ATTACHMENT_SIGNATURE "http://adlnet.gov/expapi/attachments/signature"
 
 static void context_arrays(json_t *st);
@@ -731,6 +732,218 @@ struct prepared_statement {
 	size_t len, cap;
 };
 
+/* ---- the shared writer ---- */
+
+/*
+ * The server's threads write statements through one store connection, one
+ * transaction at a time. A request whose statements are ready queues them
+ * as a job; if no job is being written, its thread takes the queued jobs,
+ * writes them all in one transaction (see write_jobs for one that fails
+ * there), commits once and wakes the threads whose jobs it wrote. A commit
+ * writes every page it dirtied, and statements with random ids dirty a
+ * page of each index per statement, so one commit for the requests of
+ * several clients writes fewer pages than one each.
+ */
+#define GROUP_MAX 1000 /* statements a transaction takes from the queue, at least one job */
+
+struct write_job {
+	struct write_job *next;
+	json_t *list;                        /* the statements, ready */
+	struct prepared_statement *prepared;
+	const struct store_source *src;
+	struct part *parts;
+	int n_parts;
+	json_t *ids;                         /* out: the stored statements' ids */
+	struct http_response *resp;          /* out: the answer, when the job failed */
+	int rc;                              /* out: 0, or the job failed */
+	int taken, done;
+};
+
+struct statement_writer {
+	struct store *store;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;                 /* jobs were written */
+	struct write_job *head, **tail;      /* waiting to be written */
+	int writing;                         /* a thread is writing jobs */
+};
+
+int statement_writer_new(struct statement_writer **out, struct store *s)
+{
+	struct statement_writer *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return -1;
+	if (pthread_mutex_init(&w->lock, NULL) != 0) {
+		free(w);
+		return -1;
+	}
+	if (pthread_cond_init(&w->cond, NULL) != 0) {
+		pthread_mutex_destroy(&w->lock);
+		free(w);
+		return -1;
+	}
+	w->store = s;
+	w->tail = &w->head;
+	*out = w;
+	return 0;
+}
+
+void statement_writer_free(struct statement_writer *w)
+{
+	if (!w)
+		return;
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->lock);
+	free(w);
+}
+
+/* Writes one job's statements and attachments in the open transaction; else its answer. */
+static int write_job(struct store *ws, struct write_job *job)
+{
+	struct lr_error err;
+	json_t *st;
+	size_t i;
+	int rc;
+
+	json_array_foreach(job->list, i, st) {
+		struct prepared_statement *p = &job->prepared[i];
+		struct store_prepared prep = { p->digest, p->raw_sha, &p->facts, p->text, p->len };
+		enum store_outcome outcome;
+		char norm[UUID_STR_LEN + 1];
+		lr_error_clear(&err);
+		rc = store_put_statement_raw(ws, &err, st, p->text, p->len, job->src, &prep, &outcome);
+		if (rc == LR_ECONFLICT)
+			return http_error(job->resp, 409, "%s", err.text);
+		if (rc == LR_EINVAL)
+			return http_error(job->resp, 400, "statement %zu: %s%s%s", i, err.field,
+					  err.field[0] ? ": " : "", err.text);
+		if (rc != 0)
+			return http_error(job->resp, rc == LR_EBUSY ? 503 : 500, "storing: %s", err.text);
+		uuid_normalize(norm, json_string_value(json_object_get(st, "id")));
+		if (json_array_append_new(job->ids, json_string(norm)) != 0)
+			return http_error(job->resp, 500, "out of memory");
+	}
+	lr_error_clear(&err);
+	if ((rc = save_attachments(ws, &err, job->parts, job->n_parts)) != 0)
+		return http_error(job->resp, 500, "%s", err.text);
+	return 0;
+}
+
+#define JOB_FAILED 1 /* write_all: a job failed on its own */
+
+/*
+ * Writes jobs in one transaction, all or none: 0; JOB_FAILED, with the
+ * error in the job that failed; or, when the transaction could not be
+ * started or committed, the error code, with the error in every job.
+ */
+static int write_all(struct store *ws, struct write_job *jobs)
+{
+	struct lr_error err;
+	struct write_job *j;
+	int rc;
+
+	lr_error_clear(&err);
+	if ((rc = begin_write(ws, &err)) != 0) {
+		for (j = jobs; j; j = j->next)
+			j->rc = http_error(j->resp, 503, "the store is busy: %s", err.text);
+		return rc;
+	}
+	for (j = jobs; j; j = j->next) {
+		if ((j->rc = write_job(ws, j)) != 0) {
+			store_rollback(ws);
+			return JOB_FAILED;
+		}
+	}
+	lr_error_clear(&err);
+	if ((rc = store_commit(ws, &err)) != 0) {
+		store_rollback(ws);
+		for (j = jobs; j; j = j->next)
+			j->rc = http_error(j->resp, 503, "committing: %s", err.text);
+	}
+	return rc;
+}
+
+/*
+ * Writes a list of jobs, each job's rc saying how it went: in one
+ * transaction, or when one of them fails there (a conflict, say), each in a
+ * transaction of its own, so that only the failing one fails, as if they
+ * had come one after the other. (Savepoints would undo a job alone, but
+ * SQLite then copies every page a job dirties again to a journal of its own:
+ * slower than the group's transaction saves.)
+ */
+static void write_jobs(struct store *ws, struct write_job *jobs)
+{
+	struct write_job *j, *next;
+
+	if (write_all(ws, jobs) != JOB_FAILED || !jobs->next)
+		return;
+	for (j = jobs; j; j = j->next) {
+		json_array_clear(j->ids);
+		free(j->resp->body); /* the error answer written in the group, if any */
+		j->resp->body = NULL;
+		j->resp->body_len = 0;
+		j->resp->status = 0;
+		j->rc = 0;
+	}
+	for (j = jobs; j; j = next) {
+		next = j->next;
+		j->next = NULL;
+		write_all(ws, j);
+		j->next = next;
+	}
+}
+
+/* Has job written through w, by this thread or another; returns its rc. */
+static int writer_run(struct statement_writer *w, struct write_job *job)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += WRITER_WAIT_S;
+	pthread_mutex_lock(&w->lock);
+	*w->tail = job;
+	w->tail = &job->next;
+	while (!job->done) {
+		if (!w->writing) {
+			struct write_job *group = w->head, **end = &w->head, *j;
+			size_t n = 0;
+			while (*end && (n == 0 || n + json_array_size((*end)->list) <= GROUP_MAX)) {
+				n += json_array_size((*end)->list);
+				(*end)->taken = 1;
+				end = &(*end)->next;
+			}
+			w->head = *end;
+			if (!w->head)
+				w->tail = &w->head;
+			*end = NULL;
+			w->writing = 1;
+			pthread_mutex_unlock(&w->lock);
+			write_jobs(w->store, group);
+			pthread_mutex_lock(&w->lock);
+			for (j = group; j; j = j->next)
+				j->done = 1;
+			w->writing = 0;
+			pthread_cond_broadcast(&w->cond);
+		} else if (job->taken) {
+			/* Being written: that ends (SQLite's waits are bounded). */
+			pthread_cond_wait(&w->cond, &w->lock);
+		} else if (pthread_cond_timedwait(&w->cond, &w->lock, &until) == ETIMEDOUT &&
+			   !job->taken && !job->done) {
+			/* Bounded as SQLite's own wait is: another program may hold the store for long. */
+			struct write_job **link = &w->head;
+			while (*link != job)
+				link = &(*link)->next;
+			*link = job->next;
+			if (w->tail == &job->next)
+				w->tail = link;
+			job->rc = http_error(job->resp, 503, "the store is busy: other requests are writing");
+			job->done = 1;
+		}
+	}
+	pthread_mutex_unlock(&w->lock);
+	return job->rc;
+}
+
 static int put_statements(const struct http_request *req, struct http_response *resp, int is_put)
 {
 	const char *content_type = http_header(req, "Content-Type");
@@ -738,8 +951,7 @@ static int put_statements(const struct http_request *req, struct http_response *
 	struct part parts[MAX_PARTS];
 	const char *json_text = req->body ? req->body : "";
 	size_t json_len = req->body_len;
-	int n_parts = 0, in_tx = 0, locked = 0, rc, was_array;
-	struct store *ws = req->store; /* where the statements are written */
+	int n_parts = 0, rc, was_array;
 	struct lr_error err;
 	json_error_t jerr;
 	json_t *doc = NULL, *list = NULL, *ids = NULL, *st;
@@ -951,61 +1163,17 @@ static int put_statements(const struct http_request *req, struct http_response *
 	src.org_id = req->cred->org_id;
 	src.org_code = req->cred->org;
 	src.xapi_flags = flags | XAPI_VALIDATED; /* all validated above */
-	if (req->writer) {
-		/* Bounded as SQLite's own wait is: another program may hold the store for long. */
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += WRITER_WAIT_S;
-		if (pthread_mutex_timedlock(req->writer_lock, &until) != 0) {
-			rc = http_error(resp, 503, "the store is busy: other requests are writing");
-			goto out;
-		}
-		locked = 1;
-		ws = req->writer;
-	}
-	if ((rc = begin_write(ws, &err)) != 0) {
-		rc = http_error(resp, 503, "the store is busy: %s", err.text);
-		goto out;
-	}
-	in_tx = 1;
-	json_array_foreach(list, i, st) {
-		struct prepared_statement *p = &prepared[i];
-		struct store_prepared prep = { p->digest, p->raw_sha, &p->facts, p->text, p->len };
-		enum store_outcome outcome;
-		lr_error_clear(&err);
-		rc = store_put_statement_raw(ws, &err, st, p->text, p->len, &src, &prep, &outcome);
-		if (rc == LR_ECONFLICT) {
-			rc = http_error(resp, 409, "%s", err.text);
-			goto out;
-		} else if (rc == LR_EINVAL) {
-			rc = http_error(resp, 400, "statement %zu: %s%s%s", i, err.field,
-					err.field[0] ? ": " : "", err.text);
-			goto out;
-		} else if (rc != 0) {
-			rc = http_error(resp, rc == LR_EBUSY ? 503 : 500, "storing: %s", err.text);
-			goto out;
-		}
-		{
-			char norm[UUID_STR_LEN + 1];
-			uuid_normalize(norm, json_string_value(json_object_get(st, "id")));
-			json_array_append_new(ids, json_string(norm));
+	{
+		struct write_job job = { NULL, list, prepared, &src, parts, n_parts, ids, resp, 0, 0, 0 };
+		if (req->writer) {
+			rc = writer_run(req->writer, &job);
+		} else {
+			write_jobs(req->store, &job);
+			rc = job.rc;
 		}
 	}
-	lr_error_clear(&err);
-	if ((rc = save_attachments(ws, &err, parts, n_parts)) != 0) {
-		rc = http_error(resp, 500, "%s", err.text);
+	if (rc != 0)
 		goto out;
-	}
-	lr_error_clear(&err);
-	if ((rc = store_commit(ws, &err)) != 0) {
-		rc = http_error(resp, 503, "committing: %s", err.text);
-		goto out;
-	}
-	in_tx = 0;
-	if (locked) {
-		pthread_mutex_unlock(req->writer_lock);
-		locked = 0;
-	}
 	if (is_put) {
 		resp->status = 204;
 		rc = 0;
@@ -1013,10 +1181,6 @@ static int put_statements(const struct http_request *req, struct http_response *
 		rc = http_set_json(resp, 200, ids);
 	}
 out:
-	if (in_tx)
-		store_rollback(ws);
-	if (locked)
-		pthread_mutex_unlock(req->writer_lock);
 	free(seen);
 	for (i = 0; prepared && i < n; i++)
 		free(prepared[i].text);

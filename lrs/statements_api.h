@@ -15,6 +15,17 @@ struct http_request;
 struct http_response;
 struct lr_error;
 
+struct store;
+struct statement_writer;
+
+/*
+ * The writer the server's workers share (req->writer): statements are
+ * written through s, the requests that wait meanwhile in one transaction.
+ * s stays the caller's. 0, or -1 when out of memory.
+ */
+int statement_writer_new(struct statement_writer **out, struct store *s);
+void statement_writer_free(struct statement_writer *w);
+
 /* Answers req (a request for /statements, authenticated) into resp. */
 void statements_api_handle(const struct http_request *req, struct http_response *resp);
 

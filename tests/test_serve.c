@@ -1,9 +1,12 @@
 /*
  * test_serve.c: the xAPI server in process (lrs/server.c), driven with
- * libcurl on a loopback port: about, auth, a statement posted and read
- * back, many clients posting at once (one store connection per worker
- * thread, no "database is locked"), and a clean stop that closes every
- * connection (LeakSanitizer checks the rest).
+ * libcurl on a loopback port, with a thread per connection and with a
+ * pool: about, auth, a statement posted and read back, many clients posting
+ * at once (no "database is locked"; requests that wait are written in one
+ * transaction, and one that conflicts there is refused alone), clients
+ * coming and going (their threads' store connections are given back), and
+ * a clean stop that closes every connection (LeakSanitizer checks the
+ * rest).
  */
 #include "lrs/credentials.h"
 #include "lrs/error.h"
@@ -90,7 +93,72 @@ static void *client(void *arg)
 	return ok;
 }
 
-int main(void)
+/*
+ * Two rivals post, at once, statements with the same ids and other content
+ * (their actors differ): for each id one of them is stored and the other
+ * refused with 409, whichever comes first. Each request also carries a
+ * statement of its own, stored only when its request is.
+ */
+#define CONTESTED 10
+
+static const char *contested_id(int i)
+{
+	static const char *const ids[CONTESTED] = {
+		"aa0d2bb0-7f0e-4b7e-8a53-0d3c1c9f0a00", "aa0d2bb0-7f0e-4b7e-8a53-0d3c1c9f0a01",
+		"aa0d2bb0-7f0e-4b7e-8a53-0d3c1c9f0a02", "aa0d2bb0-7f0e-4b7e-8a53-0d3c1c9f0a03",
+		"aa0d2bb0-7f0e-4b7e-8a53-0d3c1c9f0a04", "aa0d2bb0-7f0e-4b7e-8a53-0d3c1c9f0a05",
+		"aa0d2bb0-7f0e-4b7e-8a53-0d3c1c9f0a06", "aa0d2bb0-7f0e-4b7e-8a53-0d3c1c9f0a07",
+		"aa0d2bb0-7f0e-4b7e-8a53-0d3c1c9f0a08", "aa0d2bb0-7f0e-4b7e-8a53-0d3c1c9f0a09",
+	};
+	return ids[i];
+}
+
+struct rival {
+	int which;
+	long status[CONTESTED];
+};
+
+static void *rival(void *arg)
+{
+	struct rival *r = arg;
+	CURL *h = curl_easy_init();
+	static _Thread_local struct answer a;
+	char body[1024];
+	int i;
+
+	for (i = 0; h && i < CONTESTED; i++) {
+		snprintf(body, sizeof(body),
+			 "[{\"id\":\"%s\",\"actor\":{\"mbox\":\"mailto:rival%d@example.org\"},"
+			 "\"verb\":{\"id\":\"http://adlnet.gov/expapi/verbs/completed\"},"
+			 "\"object\":{\"id\":\"http://example.org/course\"}},"
+			 "{\"actor\":{\"mbox\":\"mailto:rival%d-own%d@example.org\"},"
+			 "\"verb\":{\"id\":\"http://adlnet.gov/expapi/verbs/completed\"},"
+			 "\"object\":{\"id\":\"http://example.org/course\"}}]",
+			 contested_id(i), r->which, r->which, i);
+		r->status[i] = request(h, "POST", "/statements", body, 1, &a);
+	}
+	curl_easy_cleanup(h);
+	return NULL;
+}
+
+/* The number of stored statements a query (format=ids, limit=0) finds. */
+static long count_of(CURL *h, const char *query)
+{
+	static struct answer a;
+	char path[512];
+	json_t *ids;
+	long n;
+
+	snprintf(path, sizeof(path), "/statements?limit=0&format=ids%s", query);
+	if (request(h, "GET", path, NULL, 1, &a) != 200)
+		return -1;
+	ids = json_loads(a.body, 0, NULL);
+	n = (long)json_array_size(json_object_get(ids, "statements"));
+	json_decref(ids);
+	return n;
+}
+
+static void serve(unsigned threads)
 {
 	struct lrs_server_options o = { 0 };
 	struct lrs_server *srv = NULL;
@@ -99,16 +167,16 @@ int main(void)
 	char path[128], key[CREDENTIAL_KEY_LEN + 1], secret[CREDENTIAL_SECRET_LEN + 1];
 	struct lr_error err;
 	static struct answer a;
-	pthread_t threads[CLIENTS];
+	pthread_t threads_of[CLIENTS + 2];
+	struct rival rivals[2];
 	long total = 0, i, count = 0;
+	int k, won[2] = { 0, 0 };
 	CURL *h;
-	json_t *ids;
 
 	lr_error_clear(&err);
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	snprintf(path, sizeof(path), "/tmp/lrhub-test-serve-%ld.db", (long)getpid());
+	snprintf(path, sizeof(path), "/tmp/lrhub-test-serve-%ld-%u.db", (long)getpid(), threads);
 	unlink(path);
-	test_current = "setup";
+	test_current = threads ? "pool: setup" : "per connection: setup";
 	CHECK_INT(store_open(&s, &err, path, STORE_CREATE), 0);
 	CHECK_INT(store_org_add(s, &err, &org), 0);
 	CHECK_INT(credential_add(s, &err, "trust-a", CREDENTIAL_ADMIN, key, secret), 0);
@@ -119,16 +187,15 @@ int main(void)
 	o.db_path = path;
 	o.listen = "127.0.0.1:0";
 	o.base = "/xapi";
-	o.threads = 3;
+	o.threads = threads;
 	CHECK_INT(lrs_server_start(&srv, &err, &o), 0);
 	if (!srv) {
 		fprintf(stderr, "%s\n", err.text);
-		TEST_END();
+		return;
 	}
 	CHECK(lrs_server_port(srv) > 0);
 	snprintf(base_url, sizeof(base_url), "http://127.0.0.1:%u/xapi", lrs_server_port(srv));
-
-	test_current = "requests";
+	test_current = threads ? "pool: requests" : "per connection: requests";
 	h = curl_easy_init();
 	CHECK_INT(request(h, "GET", "/about", NULL, 0, &a), 200);
 	CHECK(strstr(a.body, "\"2.0.0\"") != NULL);
@@ -157,30 +224,69 @@ int main(void)
 	CHECK_INT(request(h, "GET", "/statements?statementId=1e0d2bb0-7f0e-4b7e-8a53-0d3c1c9f0a01",
 			  NULL, 1, &a), 404);
 
-	test_current = "concurrent clients";
+	test_current = threads ? "pool: concurrent clients" : "per connection: concurrent clients";
+	/*
+	 * Another program holds the write lock meanwhile, so the first requests
+	 * pile up and are written together, the rivals' first ones with them.
+	 */
+	CHECK_INT(store_open(&s, &err, path, 0), 0);
+	CHECK_INT(store_begin(s, &err), 0);
+	for (k = 0; k < 2; k++) {
+		rivals[k].which = k;
+		pthread_create(&threads_of[CLIENTS + k], NULL, rival, &rivals[k]);
+	}
 	for (i = 0; i < CLIENTS; i++)
-		pthread_create(&threads[i], NULL, client, (void *)(intptr_t)i);
+		pthread_create(&threads_of[i], NULL, client, (void *)(intptr_t)i);
+	usleep(300 * 1000);
+	CHECK_INT(store_commit(s, &err), 0);
+	store_close(s);
+	s = NULL;
 	for (i = 0; i < CLIENTS; i++) {
 		void *ok = NULL;
-		pthread_join(threads[i], &ok);
+		pthread_join(threads_of[i], &ok);
 		total += ok ? *(long *)ok : 0;
 		free(ok);
 	}
+	for (k = 0; k < 2; k++)
+		pthread_join(threads_of[CLIENTS + k], NULL);
 	CHECK_INT(total, CLIENTS * POSTS_EACH);
-	CHECK_INT(request(h, "GET", "/statements?limit=0&format=ids", NULL, 1, &a), 200);
-	ids = json_loads(a.body, 0, NULL);
-	count = (long)json_array_size(json_object_get(ids, "statements"));
-	json_decref(ids);
-	CHECK_INT(count, CLIENTS * POSTS_EACH + 1);
+	for (k = 0; k < CONTESTED; k++) {
+		CHECK_MSG((rivals[0].status[k] == 200 && rivals[1].status[k] == 409) ||
+			  (rivals[0].status[k] == 409 && rivals[1].status[k] == 200),
+			  "id %d: %ld and %ld", k, rivals[0].status[k], rivals[1].status[k]);
+		won[0] += rivals[0].status[k] == 200;
+		won[1] += rivals[1].status[k] == 200;
+	}
+	CHECK_INT(count_of(h, "&agent=%7B%22mbox%22%3A%22mailto%3Arival0%40example.org%22%7D"), won[0]);
+	CHECK_INT(count_of(h, "&agent=%7B%22mbox%22%3A%22mailto%3Arival1%40example.org%22%7D"), won[1]);
+	for (k = 0; k < CONTESTED; k++) {
+		char query[200];
+		int winner = rivals[0].status[k] == 200 ? 0 : 1;
+		snprintf(query, sizeof(query),
+			 "&agent=%%7B%%22mbox%%22%%3A%%22mailto%%3Arival%d-own%d%%40example.org%%22%%7D", winner, k);
+		CHECK_INT(count_of(h, query), 1);
+		snprintf(query, sizeof(query),
+			 "&agent=%%7B%%22mbox%%22%%3A%%22mailto%%3Arival%d-own%d%%40example.org%%22%%7D", 1 - winner, k);
+		CHECK_INT(count_of(h, query), 0);
+	}
+	count = count_of(h, "");
+	CHECK_INT(count, CLIENTS * POSTS_EACH + 1 + 2 * CONTESTED);
+
+	/* Clients that come and go: each connection's thread gives its store back. */
+	test_current = threads ? "pool: clients come and go" : "per connection: clients come and go";
+	for (i = 0; i < 20; i++) {
+		CURL *once = curl_easy_init();
+		CHECK_INT(request(once, "GET", "/statements?limit=1", NULL, 1, &a), 200);
+		curl_easy_cleanup(once);
+	}
 	curl_easy_cleanup(h);
 
-	test_current = "stop";
+	test_current = threads ? "pool: stop" : "per connection: stop";
 	lrs_server_stop(srv, 5);
 	CHECK_INT(store_open(&s, &err, path, 0), 0);
 	CHECK_INT(store_count_statements(s, &err, 0, &count), 0);
-	CHECK_INT(count, CLIENTS * POSTS_EACH + 1);
+	CHECK_INT(count, CLIENTS * POSTS_EACH + 1 + 2 * CONTESTED);
 	store_close(s);
-	curl_global_cleanup();
 	unlink(path);
 	{
 		char more[160];
@@ -189,5 +295,13 @@ int main(void)
 		snprintf(more, sizeof(more), "%s-shm", path);
 		unlink(more);
 	}
+}
+
+int main(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	serve(0);
+	serve(3);
+	curl_global_cleanup();
 	TEST_END();
 }
