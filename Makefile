@@ -128,9 +128,9 @@ N ?= 1000000
 bench: deps $(BUILD)/lrhub $(BUILD)/gen $(BUILD)/baseline $(BUILD)/httpload
 	@sh bench/run.sh $(BUILD) $(N)
 
-$(BUILD)/baseline: bench/baseline.c
+$(BUILD)/baseline: bench/baseline.c lrs/store.h
 	@mkdir -p $(dir $@)
-	$(CC) -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -o $@ $< $(LDLIBS)
+	$(CC) -std=c11 -D_GNU_SOURCE -I. -O2 -Wall -Wextra -o $@ $< $(LDLIBS)
 
 $(BUILD)/gen: bench/gen.c
 	@mkdir -p $(dir $@)

@@ -9,6 +9,8 @@
  *
  * Prints "statements SECONDS".
  */
+#include "lrs/store.h" /* STORE_PAGE_SIZE */
+
 #include <jansson.h>
 #include <sqlite3.h>
 
@@ -37,11 +39,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "baseline: cannot open %s or %s\n", argv[1], argv[2]);
 		return 1;
 	}
-	sqlite3_exec(db, "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL;"
-			 " PRAGMA synchronous = NORMAL;"
-			 " PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 2048;"
+	{
+		char sql[256];
+		snprintf(sql, sizeof(sql),
+			 "PRAGMA page_size = %d; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+			 " PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = %d;"
 			 " CREATE TABLE statement(id TEXT PRIMARY KEY, json TEXT NOT NULL)",
-		     NULL, NULL, NULL);
+			 STORE_PAGE_SIZE, (32 << 20) / STORE_PAGE_SIZE);
+		sqlite3_exec(db, sql, NULL, NULL, NULL);
+	}
 	sqlite3_prepare_v2(db, "INSERT INTO statement(id, json) VALUES(?, ?)", -1, &ins, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);

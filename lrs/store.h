@@ -40,6 +40,12 @@ void store_close(struct store *s);
 /* The schema version of the open store (after store_open: the newest lrhub knows). */
 int store_schema_version(struct store *s);
 
+/*
+ * The page size of a new store, in bytes (an existing store keeps its own).
+ * See lrs/store.c, store_open, for why this one.
+ */
+#define STORE_PAGE_SIZE 8192
+
 /* Transactions (BEGIN IMMEDIATE / COMMIT / ROLLBACK). */
 int store_begin(struct store *s, struct lr_error *err);
 int store_commit(struct store *s, struct lr_error *err);

@@ -721,6 +721,26 @@ static void test_checkpoint_thread(void)
 		  shared, none);
 }
 
+/* A new store gets STORE_PAGE_SIZE pages; a database made with others keeps them. */
+static void test_page_size(void)
+{
+	struct lr_error err;
+	sqlite3 *db = NULL;
+
+	fresh();
+	CHECK_INT(other_int("PRAGMA page_size"), STORE_PAGE_SIZE);
+	store_close(store);
+	store = NULL;
+	unlink(path);
+	lr_error_clear(&err);
+	CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
+	CHECK_INT(sqlite3_exec(db, "PRAGMA page_size = 16384; VACUUM", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	CHECK_INT(store_open(&store, &err, path, STORE_CREATE), 0);
+	CHECK_INT(other_int("PRAGMA page_size"), 16384);
+	CHECK_INT(other_int("SELECT count(*) FROM org"), 0);
+}
+
 int main(void)
 {
 	RUN(test_ids_and_duplicates);
@@ -736,6 +756,7 @@ int main(void)
 	RUN(test_row_cache);
 	RUN(test_new_agents_first);
 	RUN(test_checkpoint_thread);
+	RUN(test_page_size);
 	if (store)
 		store_close(store);
 	unlink(path);
