@@ -1568,6 +1568,25 @@ void store_release_memory(struct store *s)
 	sqlite3_db_release_memory(s->db);
 }
 
+int store_cache_kib(struct store *s, int kib)
+{
+	sqlite3_stmt *q = NULL;
+	char sql[48];
+	int was = 16384;
+
+	/* PRAGMA cache_size: a negative number is KiB, a positive one pages. */
+	if (sqlite3_prepare_v2(s->db, "SELECT cache_size, page_size FROM pragma_cache_size, pragma_page_size",
+			       -1, &q, NULL) == SQLITE_OK &&
+	    sqlite3_step(q) == SQLITE_ROW) {
+		int v = sqlite3_column_int(q, 0);
+		was = v < 0 ? -v : (int)((int64_t)v * sqlite3_column_int(q, 1) / 1024);
+	}
+	sqlite3_finalize(q);
+	snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%d", kib);
+	sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+	return was;
+}
+
 static int64_t data_version(struct store *s)
 {
 	sqlite3_stmt *q = query(s, NULL, Q_DATA_VERSION);

@@ -273,6 +273,12 @@ int store_open_reader(struct store **out, struct lr_error *err, struct store *s)
 void store_release_memory(struct store *s);
 
 /*
+ * Sets the size of the store connection's page cache, in KiB (a store opens
+ * with 16 MiB); returns the size it had.
+ */
+int store_cache_kib(struct store *s, int kib);
+
+/*
  * Checkpoints in a thread of their own (see lrs/store.c, "checkpoints"):
  * instead of copying the WAL into the database file in the middle of a
  * commit, the commits of every store attached to a checkpointer only signal

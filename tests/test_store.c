@@ -741,6 +741,17 @@ static void test_page_size(void)
 	CHECK_INT(other_int("SELECT count(*) FROM org"), 0);
 }
 
+/* The page cache's size is set in KiB and read back, whatever way it was set. */
+static void test_cache_size(void)
+{
+	fresh();
+	CHECK_INT(store_cache_kib(store, 32768), 16384);
+	CHECK_INT(store_cache_kib(store, 1024), 32768);
+	sqlite3_exec(store__db(store), "PRAGMA cache_size = 100", NULL, NULL, NULL);
+	CHECK_INT(store_cache_kib(store, 16384), 100 * STORE_PAGE_SIZE / 1024);
+	CHECK_INT(store_cache_kib(store, 16384), 16384);
+}
+
 int main(void)
 {
 	RUN(test_ids_and_duplicates);
@@ -757,6 +768,7 @@ int main(void)
 	RUN(test_new_agents_first);
 	RUN(test_checkpoint_thread);
 	RUN(test_page_size);
+	RUN(test_cache_size);
 	if (store)
 		store_close(store);
 	unlink(path);
