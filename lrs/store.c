@@ -679,7 +679,7 @@ int store_open(struct store **out, struct lr_error *err, const char *path, unsig
 		 * POST of 100 statements into a store of 120,000, some 4 MB of
 		 * log with 16 KiB pages. 8 KiB pages keep a file ingest at the
 		 * baseline's pace (which shares them) and take POSTs of 100 from
-		 * about 12,400 to about 14,500 statements a second.
+		 * about 12,400 to about 14,200 statements a second.
 		 */
 		{
 			char sql[48];
