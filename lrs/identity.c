@@ -1113,10 +1113,8 @@ out:
 
 int identity_refresh(struct lr_error *err, struct store *s)
 {
-	sqlite3 *db = store__db(s);
 	struct identity *id = NULL;
-	sqlite3_stmt *q = NULL;
-	int cache = 0, rc;
+	int cache, rc;
 
 	/*
 	 * The resolution holds every agent in memory and reads the agent table
@@ -1124,12 +1122,7 @@ int identity_refresh(struct lr_error *err, struct store *s)
 	 * made small meanwhile (and given back), which lowers the peak by most
 	 * of the cache.
 	 */
-	if (sqlite3_prepare_v2(db, "PRAGMA cache_size", -1, &q, NULL) == SQLITE_OK &&
-	    sqlite3_step(q) == SQLITE_ROW)
-		cache = sqlite3_column_int(q, 0);
-	sqlite3_finalize(q);
-	if (cache != 0)
-		sqlite3_exec(db, "PRAGMA cache_size = -1024", NULL, NULL, NULL);
+	cache = store_cache_kib(s, 1024);
 	store_release_memory(s);
 #ifdef __GLIBC__
 	malloc_trim(0); /* the heap the ingest freed, given back before the peak */
@@ -1138,10 +1131,6 @@ int identity_refresh(struct lr_error *err, struct store *s)
 	if (rc == 0)
 		rc = identity_save(id, err, s);
 	identity_free(id);
-	if (cache != 0) {
-		char sql[64];
-		snprintf(sql, sizeof(sql), "PRAGMA cache_size = %d", cache);
-		sqlite3_exec(db, sql, NULL, NULL, NULL);
-	}
+	store_cache_kib(s, cache);
 	return rc;
 }

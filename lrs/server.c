@@ -54,7 +54,6 @@ struct worker_store {
 	struct worker_store *next;
 	struct store *store;
 	struct lrs_server *srv;
-	unsigned long generation;
 	int in_use;
 };
 
@@ -72,7 +71,6 @@ struct lrs_server {
 	unsigned char token_key[32];
 	pthread_mutex_t stores_lock;
 	struct worker_store *stores;
-	unsigned long generation;   /* tells one server's thread-local stores from another's */
 	struct store_checkpointer *ckpt; /* checkpoints for every worker's store */
 	/*
 	 * Statements are written through one connection, by one worker at a
@@ -86,8 +84,6 @@ struct lrs_server {
 	struct statement_writer *statement_writer;
 };
 
-static unsigned long next_generation = 1;
-static pthread_mutex_t generation_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_key_t store_key;          /* a thread's struct worker_store */
 static pthread_once_t store_key_once = PTHREAD_ONCE_INIT;
 static int store_key_ok;
@@ -150,7 +146,8 @@ static struct store *worker_store(struct lrs_server *srv, struct lr_error *err)
 		return NULL;
 	}
 	w = pthread_getspecific(store_key);
-	if (w && w->srv == srv && w->generation == srv->generation)
+	/* A thread serves one server and ends with it, giving its store back. */
+	if (w)
 		return w->store;
 	pthread_mutex_lock(&srv->stores_lock);
 	for (w = srv->stores; w && w->in_use; w = w->next)
@@ -170,7 +167,6 @@ static struct store *worker_store(struct lrs_server *srv, struct lr_error *err)
 		store_checkpointer_attach(s, srv->ckpt);
 		w->store = s;
 		w->srv = srv;
-		w->generation = srv->generation;
 		w->in_use = 1;
 		pthread_mutex_lock(&srv->stores_lock);
 		w->next = srv->stores;
@@ -1233,9 +1229,6 @@ int lrs_server_start(struct lrs_server **out, struct lr_error *err,
 		}
 	}
 	srv->default_version = opts->default_version ? opts->default_version : "2.0.0";
-	pthread_mutex_lock(&generation_lock);
-	srv->generation = next_generation++;
-	pthread_mutex_unlock(&generation_lock);
 	if ((rc = load_token_key(srv, err)) != 0 || (rc = start_checkpointer(srv, err)) != 0 ||
 	    (rc = store_open(&srv->writer, err, srv->db_path, 0)) != 0)
 		goto out;

@@ -2014,13 +2014,18 @@ static int text_value(struct textbuf *b, size_t *len, const json_t *v)
 	}
 }
 
+/* Writes statement's whole text in b (from its start), *len its length; 0 or LR_ENOMEM. */
+static int text_statement(struct textbuf *b, size_t *len, const json_t *statement)
+{
+	*len = 0;
+	return text_value(b, len, statement) != 0 || text_put(b, len, "", 0) != 0 ? LR_ENOMEM : 0;
+}
+
 int store_statement_text(const struct json_t *statement, char **buf, size_t *cap, size_t *len)
 {
 	struct textbuf b = { *buf, *cap };
-	int rc;
+	int rc = text_statement(&b, len, statement);
 
-	*len = 0;
-	rc = text_value(&b, len, statement) != 0 || text_put(&b, len, "", 0) != 0 ? LR_ENOMEM : 0;
 	*buf = b.p;
 	*cap = b.cap;
 	return rc;
@@ -2265,8 +2270,7 @@ int store_put_statement_raw(struct store *s, struct lr_error *err, json_t *state
 	if (f.voided_id)
 		uuid_normalize(voids, f.voided_id);
 
-	if (!spliced && (text_value(&s->text, &json_len, statement) != 0 ||
-			 text_put(&s->text, &json_len, "", 0) != 0)) {
+	if (!spliced && text_statement(&s->text, &json_len, statement) != 0) {
 		rc = lr_error_set(err, LR_ENOMEM, "out of memory serialising a statement");
 		goto out;
 	}
